@@ -1,0 +1,46 @@
+# Shared by every part of ./contig-mr: paths, messages, package checks.
+# shellcheck shell=bash
+
+CMR_BUILD=${CMR_BUILD:-$CMR_ROOT/build}
+CMR_KBUILD=$CMR_BUILD/kernel
+CMR_UBUILD=$CMR_BUILD/user
+CMR_VMDIR=$CMR_BUILD/vm
+
+# Debian packages the project needs, and why.
+CMR_PACKAGES=(
+	linux-source-6.1                 # the guest kernel's source
+	gcc make bc bison flex libelf-dev libssl-dev cpio xz-utils git # kernel build
+	busybox-static qemu-system-x86   # the guest: initramfs and machine
+	cmake pkg-config libibverbs-dev  # user space build
+	rdma-core ibverbs-utils ibverbs-providers perftest iproute2 iputils-ping # in the guest
+	pandoc                           # man pages
+	valgrind                         # leak checks of the library
+	python3                          # benchmark reports
+	gnuplot-nox                      # benchmark plots
+)
+
+say() { printf '%s\n' "contig-mr: $*" >&2; }
+die() { say "error: $*"; exit 1; }
+
+# Installs what is missing when run as root; otherwise prints the exact
+# command and stops, so that nothing is half-built.
+cmr_require_packages() {
+	local missing=() p
+	for p in "${CMR_PACKAGES[@]}"; do
+		dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null |
+			grep -q 'install ok installed' || missing+=("$p")
+	done
+	[ ${#missing[@]} -eq 0 ] && return 0
+	if [ "$(id -u)" -ne 0 ]; then
+		say "missing Debian packages; install them with:"
+		printf '  sudo apt-get update && sudo apt-get install -y %s\n' "${missing[*]}" >&2
+		exit 1
+	fi
+	say "installing ${missing[*]}"
+	apt-get update -qq || die "apt-get update failed"
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null ||
+		die "apt-get install ${missing[*]} failed"
+}
+
+# Prints the seconds since the epoch; used for timings shown to the user.
+now() { date +%s; }
