@@ -5,7 +5,7 @@
 # any; exits 0 on a clean log. Used in the guest after every test and on
 # the host on the whole console log and dmesg of every run.
 #
-# Matched: BUG:, WARNING:, Oops, Kernel panic, possible recursive locking,
+# Matched: BUG:, kernel BUG at, WARNING:, Oops, Kernel panic, possible recursive locking,
 # circular locking dependency, other lockdep reports, kmemleak reports,
 # KASAN, UBSAN, general protection fault, hung tasks, soft/hard lockups,
 # RCU stalls. kmemleak counts when it reports (its "new suspected memory
@@ -14,7 +14,7 @@
 set -u
 input=${1:--}
 awk '
-	/BUG:|WARNING:|Oops|Kernel panic|possible recursive locking|circular locking dependency|inconsistent lock state|possible irq lock inversion|suspicious RCU usage|kmemleak: [0-9]+ new suspected memory leak|unreferenced object 0x|KASAN|UBSAN|general protection fault|blocked for more than|soft lockup|hard LOCKUP|rcu_sched self-detected stall|rcu: INFO:/ {
+	/BUG:|kernel BUG at|WARNING:|Oops|Kernel panic|possible recursive locking|circular locking dependency|inconsistent lock state|possible irq lock inversion|suspicious RCU usage|kmemleak: [0-9]+ new suspected memory leak|unreferenced object 0x|KASAN|UBSAN|general protection fault|blocked for more than|soft lockup|hard LOCKUP|rcu_sched self-detected stall|rcu: INFO:/ {
 		hits++
 		ctx = 12
 	}

@@ -68,7 +68,5 @@ cmr_finish() {
 	dmesg >/run/cmr/dmesg
 	cat /run/cmr/kmemleak >>/run/cmr/dmesg 2>/dev/null
 	echo done >/run/cmr/done
-	sync
-	echo o >/proc/sysrq-trigger
-	sleep 30
+	cmr_poweroff
 }

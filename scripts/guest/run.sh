@@ -15,17 +15,24 @@ ln -sfn /proc/self/fd /dev/fd
 mount -t tmpfs tmpfs /dev/shm
 mount -t hugetlbfs hugetlbfs /dev/hugepages
 mount -t debugfs debugfs /sys/kernel/debug
-mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 cmrrun /run/cmr || {
-	echo "CMR| cannot mount the run directory" >/dev/console
-	echo o >/proc/sysrq-trigger
+
+# Powers off without returning. PID 1 must neither exit (panic) nor run
+# anything from the 9p root while the devices shut down (its pages would
+# fault in from a gone virtio device: SIGBUS, then a panic): busybox's
+# poweroff -f is the reboot(2) system call itself, which does not return.
+cmr_poweroff() {
+	sync
+	exec /usr/bin/busybox poweroff -f
 }
 
-# PID 1 must never exit: a job that cannot even start powers off instead.
+# A job that cannot even start powers off instead.
 cmr_abort() {
 	echo "CMR| guest runner: $*" >/dev/console
-	echo o >/proc/sysrq-trigger
-	sleep 30
+	cmr_poweroff
 }
+
+mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 cmrrun /run/cmr ||
+	cmr_abort "cannot mount the run directory"
 [ -r /run/cmr/job.env ] || cmr_abort "no job.env in the run directory"
 . /run/cmr/job.env
 for part in setup jobs; do

@@ -2,9 +2,12 @@
 # shellcheck shell=bash
 #
 # Layout under build/kernel:
-#   src/      git tree of the pristine source; every build resets it to the
-#             pristine commit (git rewrites only files that differ, so make
-#             rebuilds only what the series touches) and applies kernel/series
+#   src/      git tree of the pristine source (tag "pristine"); every build
+#             checks out branch "series" at pristine (git rewrites only files
+#             that differ, so make rebuilds only what the series touches) and
+#             commits each step of kernel/series on it, with the patch's own
+#             author and message: `./contig-mr series` exports that branch as
+#             the series a maintainer reviews, new files included
 #   out/      the O= build directory
 #   bzImage   the result, with bzImage.inputs: the hash of every input
 #
@@ -27,7 +30,8 @@ kernel_prepare_pristine() {
 	local version stamp
 	version=$(dpkg-query -W -f='${Version}' linux-source-6.1)
 	stamp=$CMR_KBUILD/src/.pristine-version
-	[ -f "$stamp" ] && [ "$(cat "$stamp")" = "$version" ] && return 0
+	[ -f "$stamp" ] && [ "$(cat "$stamp")" = "$version" ] &&
+		git -C "$CMR_KBUILD/src" rev-parse -q --verify pristine >/dev/null && return 0
 	say "extracting linux-source-6.1 $version"
 	rm -rf "$CMR_KBUILD/src" "$CMR_KBUILD/out"
 	mkdir -p "$CMR_KBUILD/src"
@@ -38,17 +42,20 @@ kernel_prepare_pristine() {
 			git init -q &&
 			git add -f -A . &&
 			git -c user.name=contig-mr -c user.email=build@contig-mr.invalid \
-				commit -q -m "pristine $version"
+				commit -q -m "pristine $version" &&
+			git tag pristine
 	) || die "cannot create the pristine git tree"
 	echo "$version" >"$stamp"
 }
 
 # Applies kernel/series to the tree: each step copies its new files in
-# (they must not exist yet) and applies its patch; any reject stops the build.
+# (they must not exist yet), applies its patch (any reject stops the build)
+# and is committed with the patch's author and message.
 kernel_apply_series() {
-	local src=$CMR_KBUILD/src step patch f
-	(cd "$src" && git reset -q --hard && git clean -q -f -d -x -e .pristine-version) ||
-		die "cannot reset $src"
+	local src=$CMR_KBUILD/src step patch f info
+	(cd "$src" && git checkout -q -f -B series pristine &&
+		git clean -q -f -d -x -e .pristine-version) || die "cannot reset $src"
+	info=$(mktemp -d)
 	while read -r patch rest; do
 		case $patch in '' | '#'*) continue ;; esac
 		for f in $rest; do
@@ -60,7 +67,26 @@ kernel_apply_series() {
 		[ -f "$step" ] || die "kernel/series: no kernel/patches/$patch"
 		patch -s -p1 -d "$src" --forward --no-backup-if-mismatch -r - <"$step" ||
 			die "kernel/patches/$patch does not apply"
+		git mailinfo "$info/msg" "$info/diff" <"$step" >"$info/head" ||
+			die "kernel/patches/$patch: not in git format-patch form"
+		{ sed -n 's/^Subject: //p' "$info/head" && echo && cat "$info/msg"; } >"$info/commit"
+		(
+			cd "$src" &&
+				git add -f -A . -- ':!.pristine-version' &&
+				GIT_AUTHOR_NAME=$(sed -n 's/^Author: //p' "$info/head") \
+				GIT_AUTHOR_EMAIL=$(sed -n 's/^Email: //p' "$info/head") \
+				git -c user.name=contig-mr -c user.email=build@contig-mr.invalid commit -q \
+					-F "$info/commit" --cleanup=strip
+		) || die "cannot commit kernel/patches/$patch"
 	done <"$CMR_ROOT/kernel/series"
+	rm -rf "$info"
+}
+
+# kernel_export_series DIR: the applied series as git format-patch files.
+kernel_export_series() {
+	mkdir -p "$1"
+	git -C "$CMR_KBUILD/src" format-patch -q -o "$1" pristine..series ||
+		die "cannot export the series"
 }
 
 # tinyconfig + kernel/guest.config; every symbol of the fragment must

@@ -82,11 +82,14 @@ vm_run() {
 	# acpi=noirq: with kmemleak on, evaluating the PCI interrupt routing
 	# (_PRT) in ACPI's interpreter under TCG exceeds its 30 s loop limit and
 	# virtio gets no interrupt; the MP table routes the same interrupts.
+	# rcu_cpu_stall_timeout=60 (default 21): under TCG a vCPU thread that the
+	# host leaves waiting looks to the guest like a CPU stuck in the kernel;
+	# a real lock-up still trips the detector, after 60 s.
 	# shellcheck disable=SC2046 # word splitting of the option lists is wanted
 	qemu-system-x86_64 -nodefaults -no-user-config -display none -no-reboot \
 		$accel -smp "$CMR_VM_CPUS" $(vm_memory_args) \
 		-kernel "$kernel" -initrd "$CMR_VMDIR/initramfs.cpio.gz" \
-		-append "console=ttyS0 panic=-1 oops=panic acpi=noirq loglevel=5 ${CMR_VM_APPEND:-} cmr_runner=$CMR_ROOT/scripts/guest/run.sh" \
+		-append "console=ttyS0 panic=-1 oops=panic acpi=noirq rcupdate.rcu_cpu_stall_timeout=60 loglevel=5 ${CMR_VM_APPEND:-} cmr_runner=$CMR_ROOT/scripts/guest/run.sh" \
 		"${console[@]}" \
 		-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
 		-virtfs "local,path=$run,mount_tag=cmrrun,security_model=none" \
