@@ -13,9 +13,9 @@ CMR_PACKAGES=(
 	busybox-static qemu-system-x86   # the guest: initramfs and machine
 	cmake pkg-config libibverbs-dev  # user space build
 	rdma-core ibverbs-utils ibverbs-providers perftest iproute2 iputils-ping # in the guest
-	pandoc                           # man pages
+	pandoc man-db                    # man pages
 	valgrind                         # leak checks of the library
-	python3                          # benchmark reports
+	python3 python3-ply python3-git   # benchmark reports; checkpatch's SPDX check
 	gnuplot-nox                      # benchmark plots
 )
 

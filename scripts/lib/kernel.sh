@@ -20,7 +20,7 @@ kernel_inputs_hash() {
 	{
 		dpkg-query -W -f='${Version}\n' linux-source-6.1
 		gcc --version | head -n1
-		sha256sum "$CMR_ROOT/scripts/lib/kernel.sh"
+		sha256sum <"$CMR_ROOT/scripts/lib/kernel.sh"
 		(cd "$CMR_ROOT" && find kernel -type f -print0 | sort -z | xargs -0 sha256sum)
 	} | sha256sum | cut -d' ' -f1
 }

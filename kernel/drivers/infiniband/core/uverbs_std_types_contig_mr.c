@@ -25,6 +25,7 @@
 #include <linux/log2.h>
 #include <linux/mm.h>
 #include <linux/mman.h>
+#include <linux/mutex.h>
 #include <linux/nodemask.h>
 #include <linux/overflow.h>
 #include <linux/pfn.h>
@@ -41,6 +42,9 @@
 #define CONTIG_MR_RESCHED_PAGES	1024
 /* Pages handed to vm_insert_pages() at a time. */
 #define CONTIG_MR_INSERT_BATCH	64
+
+/* Serialises alloc_contig_pages() calls: see contig_mr_alloc_pages(). */
+static DEFINE_MUTEX(contig_mr_alloc_lock);
 
 /**
  * struct contig_mr_buf - one physically contiguous allocation
@@ -104,8 +108,21 @@ static struct page *contig_mr_alloc_pages(unsigned long npages, int nid,
 					  nodemask_t *nodemask)
 {
 #ifdef CONFIG_CONTIG_ALLOC
-	return alloc_contig_pages(npages, GFP_KERNEL | __GFP_NOWARN, nid,
+	struct page *page;
+
+	/*
+	 * Two alloc_contig_pages() calls racing on neighbouring ranges hit
+	 * VM_BUG_ON(!is_migrate_isolate(mt)) in isolate_single_pageblock()
+	 * on 6.1 (seen with four threads allocating at once), so callers of
+	 * this method take turns. Killable: a large allocation can take
+	 * seconds.
+	 */
+	if (mutex_lock_killable(&contig_mr_alloc_lock))
+		return NULL;
+	page = alloc_contig_pages(npages, GFP_KERNEL | __GFP_NOWARN, nid,
 				  nodemask);
+	mutex_unlock(&contig_mr_alloc_lock);
+	return page;
 #else
 	return NULL;
 #endif
@@ -466,7 +483,10 @@ UVERBS_HANDLER(UVERBS_METHOD_ALLOC_CONTIG_MR)(struct uverbs_attr_bundle *attrs)
 	int nid;
 	int ret;
 
-	/* FIXME: UAPI_DEF_METHOD_NEEDS_FN only works for write methods. */
+	/*
+	 * Checked here: UAPI_DEF_METHOD_NEEDS_FN() only hides write methods,
+	 * and UAPI_DEF_OBJ_NEEDS_FN() would hide the whole MR object.
+	 */
 	if (!ib_dev->ops.reg_user_mr || !IS_ENABLED(CONFIG_CONTIG_ALLOC))
 		return -EOPNOTSUPP;
 

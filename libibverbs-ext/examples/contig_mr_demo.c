@@ -1,0 +1,312 @@
+// SPDX-License-Identifier: GPL-2.0 OR Linux-OpenIB
+/*
+ * ibv_contig_mr_demo: allocate a physically contiguous MR, show what it is,
+ * read it back with RDMA READ over a loopback RC QP pair on the same
+ * device, check every byte, free it.
+ *
+ *   ibv_contig_mr_demo [-d DEVICE] [-r READ_BYTES] [-x COMMAND] [SIZE]
+ *
+ * SIZE defaults to 1G (suffixes K, M, G); READ_BYTES (default: SIZE) is how
+ * much of the region is read back and checked: all of it, or slices of up
+ * to 16 MiB spread evenly from its first to its last byte. COMMAND is run
+ * with the shell while the MR exists (for instance `rdma resource show mr
+ * -dd` to see the device's view of it). The policy comes from the
+ * environment (IBV_CONTIG_MR_ALLOC_TYPE=CONTIG|ALL|HUGE), as for any
+ * program.
+ *
+ * Exit status: 0 success, 1 failure, 77 no device or no support for
+ * contiguous MRs in the kernel.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <infiniband/verbs.h>
+#include <infiniband/verbs_contig.h>
+
+#include "cmr_test.h"	/* loopback QP pair, data pattern, /proc readers */
+
+#define BOUNCE_SIZE (16u << 20)
+#define SEED 0xc0a7u
+#define TIMEOUT_MS 120000
+
+static const char *backend_name(uint32_t backend)
+{
+	switch (backend) {
+	case IBV_CONTIG_MR_BACKEND_KERNEL_CONTIG:
+		return "kernel contiguous allocation";
+	case IBV_CONTIG_MR_BACKEND_HUGETLB_1G:
+		return "hugetlb 1 GiB pages";
+	case IBV_CONTIG_MR_BACKEND_HUGETLB_2M:
+		return "hugetlb 2 MiB pages";
+	default:
+		return "unknown";
+	}
+}
+
+static void print_size(const char *what, uint64_t bytes)
+{
+	if (bytes >= (1ull << 30) && !(bytes % (1ull << 30)))
+		printf("  %-22s %" PRIu64 " GiB\n", what, bytes >> 30);
+	else if (bytes >= (1ull << 20) && !(bytes % (1ull << 20)))
+		printf("  %-22s %" PRIu64 " MiB\n", what, bytes >> 20);
+	else if (bytes >= (1ull << 10) && !(bytes % (1ull << 10)))
+		printf("  %-22s %" PRIu64 " KiB\n", what, bytes >> 10);
+	else
+		printf("  %-22s %" PRIu64 " bytes\n", what, bytes);
+}
+
+static struct ibv_context *open_device(const char *name)
+{
+	struct ibv_device **list, *dev = NULL;
+	struct ibv_context *ctx = NULL;
+	int i, n;
+
+	list = ibv_get_device_list(&n);
+	if (!list)
+		return NULL;
+	for (i = 0; i < n && !dev; i++)
+		if (!name || !strcmp(ibv_get_device_name(list[i]), name))
+			dev = list[i];
+	if (dev) {
+		ctx = ibv_open_device(dev);
+		if (ctx)
+			printf("device: %s\n", ibv_get_device_name(dev));
+	}
+	ibv_free_device_list(list);
+	return ctx;
+}
+
+static int usage(const char *argv0, int status)
+{
+	fprintf(status ? stderr : stdout,
+		"usage: %s [-d DEVICE] [-r READ_BYTES] [-x COMMAND] [SIZE]\n"
+		"  SIZE        bytes to allocate (default 1G; K, M, G)\n"
+		"  DEVICE      RDMA device (default: the first one)\n"
+		"  READ_BYTES  bytes to read back by RDMA and check, in\n"
+		"              slices spread over the region (default SIZE)\n"
+		"  COMMAND     shell command to run while the MR exists\n",
+		argv0);
+	return status;
+}
+
+/*
+ * RDMA READ bytes of the region into a registered bounce buffer, slice by
+ * slice, and check them. When bytes is less than the region the slices are
+ * spread evenly over it, first and last byte included.
+ */
+static int read_back(struct t_loop *loop, struct ibv_mr *cmr, size_t bytes)
+{
+	size_t nslices = (bytes + BOUNCE_SIZE - 1) / BOUNCE_SIZE;
+	size_t slice = bytes / nslices, k, off;
+	struct ibv_mr *bounce_mr;
+	double t0, last, secs;
+	long long bad;
+	void *bounce;
+	int ret = -1;
+
+	bounce = aligned_alloc(4096, BOUNCE_SIZE);
+	if (!bounce)
+		return -1;
+	bounce_mr = ibv_reg_mr(loop->pd, bounce, BOUNCE_SIZE,
+			       IBV_ACCESS_LOCAL_WRITE);
+	if (!bounce_mr) {
+		perror("ibv_reg_mr(bounce buffer)");
+		goto out_free;
+	}
+
+	t0 = last = t_now();
+	for (k = 0; k < nslices; k++) {
+		size_t n = k == nslices - 1 ? bytes - slice * k : slice;
+
+		if (bytes >= cmr->length || nslices == 1)
+			off = slice * k;	/* one after the other */
+		else if (k == nslices - 1)
+			off = cmr->length - n;	/* ends at the last byte */
+		else
+			off = (cmr->length - n) / (nslices - 1) * k;
+		if (t_now() - last >= 10) {
+			last = t_now();
+			printf("  ... %zu of %zu MiB read back (%.1f MB/s)\n",
+			       (slice * k) >> 20, bytes >> 20,
+			       slice * k / (last - t0) / 1e6);
+			fflush(stdout);
+		}
+		memset(bounce, 0, n);
+		if (t_loop_rdma(loop, IBV_WR_RDMA_READ, bounce, bounce_mr->lkey,
+				(uintptr_t)cmr->addr + off, cmr->rkey, n,
+				TIMEOUT_MS)) {
+			fprintf(stderr, "RDMA READ at offset %zu failed\n", off);
+			goto out_dereg;
+		}
+		bad = t_check(bounce, n, SEED, off);
+		if (bad >= 0) {
+			fprintf(stderr, "data mismatch at offset %zu\n",
+				off + (size_t)bad);
+			goto out_dereg;
+		}
+	}
+	secs = t_now() - t0;
+	printf("RDMA READ of %zu bytes through rkey 0x%x%s: every byte matches "
+	       "(%.1f s, %.1f MB/s)\n", bytes, cmr->rkey,
+	       bytes >= cmr->length ? " (all of it)" :
+	       nslices > 1 ? " (slices spread over the region)" :
+			     " (the start of the region)",
+	       secs, secs > 0 ? bytes / secs / 1e6 : 0.0);
+	ret = 0;
+
+out_dereg:
+	ibv_dereg_mr(bounce_mr);
+out_free:
+	free(bounce);
+	return ret;
+}
+
+int main(int argc, char **argv)
+{
+	const char *devname = NULL, *command = NULL;
+	size_t size = 1ul << 30, read_bytes = 0;
+	struct ibv_contig_mr_info info;
+	long long memfree0, memfree1, memfree2, contig;
+	struct ibv_context *ctx;
+	struct ibv_pd *pd;
+	struct ibv_mr *mr;
+	struct t_loop loop;
+	double t0;
+	int opt, ret = 1;
+
+	while ((opt = getopt(argc, argv, "d:r:x:h")) != -1) {
+		switch (opt) {
+		case 'd':
+			devname = optarg;
+			break;
+		case 'x':
+			command = optarg;
+			break;
+		case 'r':
+			if (t_parse_size(optarg, &read_bytes))
+				return usage(argv[0], 1);
+			break;
+		case 'h':
+			return usage(argv[0], 0);
+		default:
+			return usage(argv[0], 1);
+		}
+	}
+	if (optind < argc && t_parse_size(argv[optind++], &size))
+		return usage(argv[0], 1);
+	if (optind != argc || !size)
+		return usage(argv[0], 1);
+	if (!read_bytes || read_bytes > size)
+		read_bytes = size;
+
+	ctx = open_device(devname);
+	if (!ctx) {
+		fprintf(stderr, "no RDMA device%s%s\n", devname ? " " : "",
+			devname ? devname : "");
+		return 77;
+	}
+	pd = ibv_alloc_pd(ctx);
+	if (!pd) {
+		perror("ibv_alloc_pd");
+		goto out_close;
+	}
+
+	memfree0 = t_meminfo_kb("MemFree");
+	t0 = t_now();
+	mr = ibv_alloc_contig_mr(pd, size, IBV_ACCESS_LOCAL_WRITE |
+						   IBV_ACCESS_REMOTE_READ |
+						   IBV_ACCESS_REMOTE_WRITE);
+	if (!mr) {
+		int err = errno;
+
+		fprintf(stderr, "ibv_alloc_contig_mr(%zu bytes): %s\n", size,
+			strerror(err));
+		if (err == EOPNOTSUPP) {
+			fprintf(stderr, "the kernel has no contiguous MRs; "
+					"IBV_CONTIG_MR_ALLOC_TYPE=ALL falls "
+					"back to hugetlb pages\n");
+			ret = 77;
+		}
+		goto out_pd;
+	}
+	memfree1 = t_meminfo_kb("MemFree");
+
+	printf("allocated in %.3f s:\n", t_now() - t0);
+	printf("  %-22s %p\n", "address", mr->addr);
+	printf("  %-22s 0x%x\n", "lkey", mr->lkey);
+	printf("  %-22s 0x%x\n", "rkey", mr->rkey);
+	print_size("length", mr->length);
+
+	info.comp_mask = IBV_CONTIG_MR_INFO_DEVICE_PAGES;
+	if (ibv_query_contig_mr(mr, &info)) {
+		fprintf(stderr, "ibv_query_contig_mr failed\n");
+		goto out_mr;
+	}
+	printf("  %-22s %s\n", "backend", backend_name(info.backend));
+	print_size("mapped", info.length);
+	print_size("contiguous extents of", info.contig_extent);
+	print_size("alignment (va = pa)", info.alignment);
+	if (info.comp_mask & IBV_CONTIG_MR_INFO_DEVICE_PAGES) {
+		print_size("device page size", info.device_page_size);
+		printf("  %-22s %" PRIu64 "\n", "device map entries",
+		       info.map_entries);
+	} else {
+		printf("  %-22s unknown (needs CAP_NET_ADMIN and a driver "
+		       "that reports it)\n", "device page size");
+	}
+	contig = t_phys_contig_bytes(mr->addr, info.length, NULL);
+	if (contig >= 0)
+		print_size("physically contiguous", (uint64_t)contig);
+	else
+		printf("  %-22s not visible in /proc/self/pagemap\n",
+		       "physically contiguous");
+
+	if (command) {
+		int st;
+
+		printf("$ %s\n", command);
+		fflush(stdout);
+		st = system(command);
+		if (st)
+			fprintf(stderr, "(the command exited with status %d)\n",
+				WIFEXITED(st) ? WEXITSTATUS(st) : st);
+		fflush(stderr);
+	}
+
+	if (t_check_zero(mr->addr, mr->length) >= 0) {
+		fprintf(stderr, "the new region is not zeroed\n");
+		goto out_mr;
+	}
+	printf("the region reads as zeroes; filling it with a pattern\n");
+	t_fill(mr->addr, mr->length, SEED, 0);
+
+	if (t_loop_create(&loop, pd)) {
+		fprintf(stderr, "loopback QP set-up failed\n");
+		goto out_mr;
+	}
+	ret = read_back(&loop, mr, read_bytes) ? 1 : 0;
+	t_loop_destroy(&loop);
+
+out_mr:
+	if (ibv_free_contig_mr(mr)) {
+		fprintf(stderr, "ibv_free_contig_mr failed\n");
+		ret = 1;
+	}
+	memfree2 = t_meminfo_kb("MemFree");
+	printf("MemFree: %lld MiB before, %lld MiB allocated, %lld MiB after "
+	       "ibv_free_contig_mr\n", memfree0 / 1024, memfree1 / 1024,
+	       memfree2 / 1024);
+out_pd:
+	ibv_dealloc_pd(pd);
+out_close:
+	ibv_close_device(ctx);
+	if (!ret)
+		printf("demo: OK\n");
+	return ret;
+}

@@ -1,0 +1,452 @@
+// SPDX-License-Identifier: GPL-2.0 OR Linux-OpenIB
+/*
+ * host_attr: argument checks, comp_mask, flags, policy and environment
+ * parsing, the back-end order of each policy, the NUMA and netlink parsers.
+ * Pure functions of the library: no device, no system call.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <rdma/rdma_netlink.h>
+
+#include "backend.h"
+#include "cmr_test.h"
+#include "contig_mr.h"
+#include "nldev.h"
+
+static struct ibv_context fake_ctx;
+static struct ibv_pd fake_pd = { .context = &fake_ctx, .handle = 1 };
+
+#define A(mask, node, fl, pol)                                                 \
+	(&(struct ibv_alloc_contig_mr_attr){ .comp_mask = (mask),              \
+					     .numa_node = (node),              \
+					     .flags = (fl),                    \
+					     .policy = (pol) })
+
+static void test_check_request(void)
+{
+	const unsigned int rw = IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_READ;
+	struct ibv_pd no_ctx = { 0 };
+
+	t_errno_is(cmr_check_request(&fake_pd, 4096, rw, NULL), 0,
+		   "plain request");
+	t_errno_is(cmr_check_request(NULL, 4096, rw, NULL), EINVAL, "NULL pd");
+	t_errno_is(cmr_check_request(&no_ctx, 4096, rw, NULL), EINVAL,
+		   "pd without context");
+	t_errno_is(cmr_check_request(&fake_pd, 0, rw, NULL), EINVAL,
+		   "length 0");
+	t_errno_is(cmr_check_request(&fake_pd, 1, rw, NULL), 0, "length 1");
+	t_errno_is(cmr_check_request(&fake_pd, CMR_MAX_LENGTH, rw, NULL), 0,
+		   "length CMR_MAX_LENGTH");
+	t_errno_is(cmr_check_request(&fake_pd, CMR_MAX_LENGTH + 1, rw, NULL),
+		   EINVAL, "length CMR_MAX_LENGTH + 1");
+	t_errno_is(cmr_check_request(&fake_pd, SIZE_MAX, rw, NULL), EINVAL,
+		   "length SIZE_MAX (overflows any rounding)");
+	t_errno_is(cmr_check_request(&fake_pd, SIZE_MAX - 4095, rw, NULL),
+		   EINVAL, "length SIZE_MAX - 4095");
+	t_errno_is(cmr_check_request(&fake_pd, 4096, IBV_ACCESS_ON_DEMAND,
+				     NULL),
+		   EINVAL, "IBV_ACCESS_ON_DEMAND");
+	t_errno_is(cmr_check_request(&fake_pd, 4096, IBV_ACCESS_ZERO_BASED,
+				     NULL),
+		   EINVAL, "IBV_ACCESS_ZERO_BASED");
+	t_errno_is(cmr_check_request(&fake_pd, 4096, 1u << 31, NULL), EINVAL,
+		   "unknown access bit 31");
+	t_errno_is(cmr_check_request(&fake_pd, 4096,
+				     IBV_ACCESS_LOCAL_WRITE |
+					     IBV_ACCESS_REMOTE_WRITE |
+					     IBV_ACCESS_REMOTE_ATOMIC |
+					     IBV_ACCESS_MW_BIND |
+					     IBV_ACCESS_RELAXED_ORDERING,
+				     NULL),
+		   0, "all supported access flags");
+
+	t_errno_is(cmr_check_request(&fake_pd, 4096, rw, A(0, 99, 99, 99)), 0,
+		   "attr fields ignored without their comp_mask bit");
+	t_errno_is(cmr_check_request(&fake_pd, 4096, rw, A(1u << 3, 0, 0, 0)),
+		   EINVAL, "unknown comp_mask bit 3");
+	t_errno_is(cmr_check_request(&fake_pd, 4096, rw, A(1u << 31, 0, 0, 0)),
+		   EINVAL, "unknown comp_mask bit 31");
+	t_errno_is(cmr_check_request(&fake_pd, 4096, rw,
+				     A(IBV_CONTIG_MR_ATTR_NUMA_NODE, -1, 0, 0)),
+		   0, "numa_node -1 (no preference)");
+	t_errno_is(cmr_check_request(&fake_pd, 4096, rw,
+				     A(IBV_CONTIG_MR_ATTR_NUMA_NODE, -2, 0, 0)),
+		   EINVAL, "numa_node -2");
+	t_errno_is(cmr_check_request(&fake_pd, 4096, rw,
+				     A(IBV_CONTIG_MR_ATTR_NUMA_NODE,
+				       CMR_MAX_NUMA_NODES, 0, 0)),
+		   EINVAL, "numa_node %d", CMR_MAX_NUMA_NODES);
+	t_errno_is(cmr_check_request(&fake_pd, 4096, rw,
+				     A(IBV_CONTIG_MR_ATTR_FLAGS, 0, 2, 0)),
+		   EINVAL, "unknown flag bit 1");
+	t_errno_is(cmr_check_request(&fake_pd, 4096, rw,
+				     A(IBV_CONTIG_MR_ATTR_FLAGS |
+					       IBV_CONTIG_MR_ATTR_NUMA_NODE,
+				       -1, IBV_CONTIG_MR_NODE_STRICT, 0)),
+		   EINVAL, "NODE_STRICT with numa_node -1");
+	t_errno_is(cmr_check_request(&fake_pd, 4096, rw,
+				     A(IBV_CONTIG_MR_ATTR_FLAGS, 0,
+				       IBV_CONTIG_MR_NODE_STRICT, 0)),
+		   0, "NODE_STRICT on the default node");
+	t_errno_is(cmr_check_request(&fake_pd, 4096, rw,
+				     A(IBV_CONTIG_MR_ATTR_POLICY, 0, 0,
+				       IBV_CONTIG_MR_POLICY_HUGE + 1)),
+		   EINVAL, "unknown policy");
+}
+
+static void test_env(void)
+{
+	static const struct {
+		const char *value;
+		int ret;
+		enum ibv_contig_mr_policy policy;
+	} cases[] = {
+		{ NULL, 0, IBV_CONTIG_MR_POLICY_CONTIG },
+		{ "", 0, IBV_CONTIG_MR_POLICY_CONTIG },
+		{ "CONTIG", 0, IBV_CONTIG_MR_POLICY_CONTIG },
+		{ "contig", 0, IBV_CONTIG_MR_POLICY_CONTIG },
+		{ "ALL", 0, IBV_CONTIG_MR_POLICY_ALL },
+		{ "All", 0, IBV_CONTIG_MR_POLICY_ALL },
+		{ "HUGE", 0, IBV_CONTIG_MR_POLICY_HUGE },
+		{ "ANON", EINVAL, 0 },
+		{ "HUGE ", EINVAL, 0 },
+		{ " ALL", EINVAL, 0 },
+		{ "CONTIGX", EINVAL, 0 },
+		{ "1", EINVAL, 0 },
+	};
+	unsigned int i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		enum ibv_contig_mr_policy p = 99;
+		int ret = cmr_policy_from_env(cases[i].value, &p);
+
+		t_ok(ret == cases[i].ret && (ret || p == cases[i].policy),
+		     "%s=%s%s%s -> %s", CMR_ENV_POLICY,
+		     cases[i].value ? "\"" : "",
+		     cases[i].value ? cases[i].value : "(unset)",
+		     cases[i].value ? "\"" : "",
+		     cases[i].ret ? "EINVAL" : "ok");
+	}
+}
+
+static void test_resolve(void)
+{
+	enum ibv_contig_mr_policy p;
+
+	t_ok(!cmr_resolve_policy(NULL, "HUGE", &p) &&
+		     p == IBV_CONTIG_MR_POLICY_HUGE,
+	     "no attr: the environment decides");
+	t_ok(!cmr_resolve_policy(A(IBV_CONTIG_MR_ATTR_POLICY, 0, 0,
+				   IBV_CONTIG_MR_POLICY_CONTIG),
+				 "HUGE", &p) &&
+		     p == IBV_CONTIG_MR_POLICY_CONTIG,
+	     "attr policy overrides the environment");
+	t_ok(!cmr_resolve_policy(A(IBV_CONTIG_MR_ATTR_POLICY, 0, 0,
+				   IBV_CONTIG_MR_POLICY_ALL),
+				 "BOGUS", &p) &&
+		     p == IBV_CONTIG_MR_POLICY_ALL,
+	     "attr policy: a bad environment value is not even read");
+	t_ok(!cmr_resolve_policy(A(IBV_CONTIG_MR_ATTR_POLICY, 0, 0,
+				   IBV_CONTIG_MR_POLICY_DEFAULT),
+				 "ALL", &p) &&
+		     p == IBV_CONTIG_MR_POLICY_ALL,
+	     "attr POLICY_DEFAULT: the environment decides");
+	t_ok(cmr_resolve_policy(A(0, 0, 0, IBV_CONTIG_MR_POLICY_CONTIG),
+				"BOGUS", &p) == EINVAL,
+	     "policy without its comp_mask bit: environment, EINVAL");
+}
+
+static void test_build_request(void)
+{
+	struct cmr_request r;
+
+	memset(&r, 0xa5, sizeof(r));
+	t_ok(!cmr_build_request(&fake_pd, 5000, IBV_ACCESS_LOCAL_WRITE, NULL,
+				NULL, &r) &&
+		     r.pd == &fake_pd && r.length == 5000 &&
+		     r.access == IBV_ACCESS_LOCAL_WRITE &&
+		     r.numa_node == CMR_NODE_DEFAULT && !r.node_strict &&
+		     r.policy == IBV_CONTIG_MR_POLICY_CONTIG,
+	     "request without attr: default node, not strict, CONTIG");
+	t_ok(!cmr_build_request(&fake_pd, 5000, 0,
+				A(IBV_CONTIG_MR_ATTR_NUMA_NODE |
+					  IBV_CONTIG_MR_ATTR_FLAGS |
+					  IBV_CONTIG_MR_ATTR_POLICY,
+				  2, IBV_CONTIG_MR_NODE_STRICT,
+				  IBV_CONTIG_MR_POLICY_ALL),
+				NULL, &r) &&
+		     r.numa_node == 2 && r.node_strict &&
+		     r.policy == IBV_CONTIG_MR_POLICY_ALL,
+	     "request with every attribute");
+	t_ok(!cmr_build_request(&fake_pd, 5000, 0,
+				A(IBV_CONTIG_MR_ATTR_NUMA_NODE, -1, 0, 0),
+				NULL, &r) &&
+		     r.numa_node == -1,
+	     "numa_node -1 kept (no preference)");
+	t_ok(cmr_build_request(&fake_pd, 5000, 0, NULL, "nope", &r) == EINVAL,
+	     "bad environment value: EINVAL");
+	t_ok(cmr_build_request(NULL, 5000, 0, NULL, "nope", &r) == EINVAL,
+	     "argument errors first");
+}
+
+static void test_backends(void)
+{
+	const struct cmr_backend *l[4];
+	unsigned int n;
+
+	n = cmr_policy_backends(IBV_CONTIG_MR_POLICY_CONTIG, CMR_SZ_1G, l, 4);
+	t_ok(n == 1 && l[0] == &cmr_backend_kernel_contig,
+	     "CONTIG: kernel only");
+	n = cmr_policy_backends(IBV_CONTIG_MR_POLICY_ALL, CMR_SZ_1G, l, 4);
+	t_ok(n == 3 && l[0] == &cmr_backend_kernel_contig &&
+		     l[1] == &cmr_backend_hugetlb_1g &&
+		     l[2] == &cmr_backend_hugetlb_2m,
+	     "ALL, 1 GiB: kernel, 1G pages, 2M pages");
+	n = cmr_policy_backends(IBV_CONTIG_MR_POLICY_ALL, CMR_SZ_1G - 1, l, 4);
+	t_ok(n == 2 && l[0] == &cmr_backend_kernel_contig &&
+		     l[1] == &cmr_backend_hugetlb_2m,
+	     "ALL, under 1 GiB: kernel, 2M pages");
+	n = cmr_policy_backends(IBV_CONTIG_MR_POLICY_HUGE, 3 * CMR_SZ_1G, l, 4);
+	t_ok(n == 2 && l[0] == &cmr_backend_hugetlb_1g &&
+		     l[1] == &cmr_backend_hugetlb_2m,
+	     "HUGE, 3 GiB: 1G pages, 2M pages");
+	n = cmr_policy_backends(IBV_CONTIG_MR_POLICY_HUGE, 4096, l, 4);
+	t_ok(n == 1 && l[0] == &cmr_backend_hugetlb_2m,
+	     "HUGE, 4 KiB: 2M pages");
+	t_ok(cmr_backend_kernel_contig.kind ==
+			     IBV_CONTIG_MR_BACKEND_KERNEL_CONTIG &&
+		     cmr_backend_hugetlb_1g.kind ==
+			     IBV_CONTIG_MR_BACKEND_HUGETLB_1G &&
+		     cmr_backend_hugetlb_1g.page_size == CMR_SZ_1G &&
+		     cmr_backend_hugetlb_2m.kind ==
+			     IBV_CONTIG_MR_BACKEND_HUGETLB_2M &&
+		     cmr_backend_hugetlb_2m.page_size == CMR_SZ_2M,
+	     "back-end kinds and page sizes");
+}
+
+static void test_numa_parse(void)
+{
+	t_ok(cmr_parse_numa_node("0\n") == 0, "sysfs \"0\\n\" -> 0");
+	t_ok(cmr_parse_numa_node("3") == 3, "\"3\" -> 3");
+	t_ok(cmr_parse_numa_node("-1\n") == -1, "\"-1\\n\" -> -1 (no node)");
+	t_ok(cmr_parse_numa_node("") == -1 && cmr_parse_numa_node(NULL) == -1,
+	     "empty -> -1");
+	t_ok(cmr_parse_numa_node("x") == -1 && cmr_parse_numa_node("1x") == -1,
+	     "garbage -> -1");
+	t_ok(cmr_parse_numa_node("99999") == -1, "out of range -> -1");
+}
+
+/* ---- netlink messages built by hand, as the kernel lays them out -------- */
+
+struct msgbuf {
+	char buf[4096] __attribute__((aligned(8)));
+	size_t len;
+	size_t nest[8];
+	int depth;
+};
+
+static void put(struct msgbuf *m, uint16_t type, const void *data,
+		size_t len)
+{
+	struct nlattr *a = (struct nlattr *)(m->buf + m->len);
+
+	a->nla_type = type;
+	a->nla_len = NLA_HDRLEN + len;
+	if (len)
+		memcpy(m->buf + m->len + NLA_HDRLEN, data, len);
+	m->len += NLA_ALIGN(a->nla_len);
+}
+
+static void put_u32(struct msgbuf *m, uint16_t type, uint32_t v)
+{
+	put(m, type, &v, 4);
+}
+
+static void put_u64(struct msgbuf *m, uint16_t type, uint64_t v)
+{
+	put(m, type, &v, 8);
+}
+
+static void put_str(struct msgbuf *m, uint16_t type, const char *s)
+{
+	put(m, type, s, strlen(s) + 1);
+}
+
+static void nest_start(struct msgbuf *m, uint16_t type)
+{
+	m->nest[m->depth++] = m->len;
+	put(m, type | NLA_F_NESTED, NULL, 0);
+}
+
+static void nest_end(struct msgbuf *m)
+{
+	size_t start = m->nest[--m->depth];
+	struct nlattr *a = (struct nlattr *)(m->buf + start);
+
+	a->nla_len = m->len - start;
+}
+
+static void msg_start(struct msgbuf *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->len = NLMSG_HDRLEN;
+}
+
+static const struct nlmsghdr *msg_end(struct msgbuf *m)
+{
+	struct nlmsghdr *nlh = (struct nlmsghdr *)m->buf;
+
+	nlh->nlmsg_len = m->len;
+	nlh->nlmsg_type = RDMA_NL_GET_TYPE(RDMA_NL_NLDEV,
+					   RDMA_NLDEV_CMD_RES_MR_GET);
+	nlh->nlmsg_flags = NLM_F_MULTI;
+	return nlh;
+}
+
+/* A driver nest in rxe's layout: page_size, map_entries, a string entry. */
+static void put_rxe_driver(struct msgbuf *m, uint64_t page_size,
+			   uint32_t entries)
+{
+	uint8_t hex = RDMA_NLDEV_PRINT_TYPE_HEX;
+
+	nest_start(m, RDMA_NLDEV_ATTR_DRIVER);
+	put_str(m, RDMA_NLDEV_ATTR_DRIVER_STRING, "page_size");
+	put_u64(m, RDMA_NLDEV_ATTR_DRIVER_U64, page_size);
+	put_str(m, RDMA_NLDEV_ATTR_DRIVER_STRING, "state");
+	put_str(m, RDMA_NLDEV_ATTR_DRIVER_STRING, "valid");
+	put_str(m, RDMA_NLDEV_ATTR_DRIVER_STRING, "map_entries");
+	put(m, RDMA_NLDEV_ATTR_DRIVER_PRINT_TYPE, &hex, 1);
+	put_u32(m, RDMA_NLDEV_ATTR_DRIVER_U32, entries);
+	nest_end(m);
+}
+
+static void put_mr(struct msgbuf *m, uint32_t lkey, bool with_driver,
+		   uint64_t page_size, uint32_t entries)
+{
+	nest_start(m, RDMA_NLDEV_ATTR_RES_MR_ENTRY);
+	put_u32(m, RDMA_NLDEV_ATTR_RES_RKEY, lkey);
+	put_u32(m, RDMA_NLDEV_ATTR_RES_LKEY, lkey);
+	put_u64(m, RDMA_NLDEV_ATTR_RES_MRLEN, 1ull << 30);
+	put_u32(m, RDMA_NLDEV_ATTR_RES_MRN, lkey >> 8);
+	put_u32(m, RDMA_NLDEV_ATTR_RES_PID, 1234);
+	if (with_driver)
+		put_rxe_driver(m, page_size, entries);
+	nest_end(m);
+}
+
+static void test_netlink_parse(void)
+{
+	const struct cmr_device_ops *ops;
+	struct cmr_drv_attrs attrs;
+	const struct nlmsghdr *nlh;
+	struct msgbuf m;
+	uint64_t ps = 0, n = 0, v;
+
+	msg_start(&m);
+	put_u32(&m, RDMA_NLDEV_ATTR_DEV_INDEX, 1);
+	put_str(&m, RDMA_NLDEV_ATTR_DEV_NAME, "rxe0");
+	nest_start(&m, RDMA_NLDEV_ATTR_RES_MR);
+	put_mr(&m, 0x1234, true, 4096, 7);
+	put_mr(&m, 0x5678, false, 0, 0);
+	put_mr(&m, 0x9abc, true, 1ull << 30, 1);
+	nest_end(&m);
+	nlh = msg_end(&m);
+
+	t_errno_is(cmr_nl_parse_mr_msg(nlh, 0x9abc, &attrs), 0,
+		   "the third MR of a dump message is found by lkey");
+	t_ok(attrs.n == 3, "three driver attributes (got %u)", attrs.n);
+	t_ok(cmr_drv_attr_get(&attrs, "page_size", &v) && v == 1ull << 30,
+	     "page_size (u64) = 1 GiB");
+	t_ok(cmr_drv_attr_get(&attrs, "map_entries", &v) && v == 1,
+	     "map_entries (u32 after a print type) = 1");
+	t_ok(!cmr_drv_attr_get(&attrs, "state", &v),
+	     "a string attribute is not numeric");
+	t_ok(!cmr_drv_attr_get(&attrs, "missing", &v), "absent attribute");
+
+	t_errno_is(cmr_nl_parse_mr_msg(nlh, 0x1234, &attrs), 0,
+		   "the first MR is found");
+	t_ok(cmr_drv_attr_get(&attrs, "page_size", &v) && v == 4096,
+	     "its page_size is its own");
+	t_errno_is(cmr_nl_parse_mr_msg(nlh, 0x5678, &attrs), 0,
+		   "an MR without driver attributes is found");
+	t_ok(attrs.n == 0, "with no attributes");
+	t_errno_is(cmr_nl_parse_mr_msg(nlh, 0x4242, &attrs), ENOENT,
+		   "an lkey not in the message");
+
+	ops = cmr_device_ops(RDMA_DRIVER_RXE);
+	t_ok(ops && !strcmp(ops->name, "rxe"), "rxe has a device helper");
+	t_ok(!cmr_device_ops(RDMA_DRIVER_UNKNOWN) && !cmr_device_ops(1000),
+	     "other drivers have none");
+	cmr_nl_parse_mr_msg(nlh, 0x9abc, &attrs);
+	t_ok(ops && !ops->mr_pages(&attrs, &ps, &n) && ps == 1ull << 30 &&
+		     n == 1,
+	     "rxe helper: page size 1 GiB, 1 entry");
+	cmr_nl_parse_mr_msg(nlh, 0x5678, &attrs);
+	t_ok(ops && ops->mr_pages(&attrs, &ps, &n) == ENOENT,
+	     "rxe helper without the attributes: ENOENT");
+
+	/* Malformed: a value with no name before it. */
+	msg_start(&m);
+	nest_start(&m, RDMA_NLDEV_ATTR_RES_MR);
+	nest_start(&m, RDMA_NLDEV_ATTR_RES_MR_ENTRY);
+	put_u32(&m, RDMA_NLDEV_ATTR_RES_LKEY, 1);
+	nest_start(&m, RDMA_NLDEV_ATTR_DRIVER);
+	put_u32(&m, RDMA_NLDEV_ATTR_DRIVER_U32, 5);
+	nest_end(&m);
+	nest_end(&m);
+	nest_end(&m);
+	nlh = msg_end(&m);
+	t_errno_is(cmr_nl_parse_mr_msg(nlh, 1, &attrs), EPROTO,
+		   "a driver value without a name");
+
+	/* Truncated: an attribute running past the message. */
+	msg_start(&m);
+	nest_start(&m, RDMA_NLDEV_ATTR_RES_MR);
+	put_mr(&m, 0x77, true, 8192, 2);
+	nest_end(&m);
+	nlh = msg_end(&m);
+	((struct nlmsghdr *)m.buf)->nlmsg_len = NLMSG_HDRLEN + 8;
+	t_errno_is(cmr_nl_parse_mr_msg(nlh, 0x77, &attrs), ENOENT,
+		   "a truncated message is not read past its end");
+}
+
+static void test_helpers(void)
+{
+	uint8_t buf[100];
+	size_t sz;
+
+	t_ok(!t_parse_size("1G", &sz) && sz == 1ul << 30, "t_parse_size 1G");
+	t_ok(!t_parse_size("64k", &sz) && sz == 64 << 10, "t_parse_size 64k");
+	t_ok(!t_parse_size("2MiB", &sz) && sz == 2 << 20, "t_parse_size 2MiB");
+	t_ok(!t_parse_size("4097", &sz) && sz == 4097, "t_parse_size 4097");
+	t_ok(t_parse_size("x", &sz) && t_parse_size("1Q", &sz) &&
+		     t_parse_size("-1", &sz),
+	     "t_parse_size rejects garbage");
+	t_fill(buf, sizeof(buf), 7, 13);
+	t_ok(t_check(buf, sizeof(buf), 7, 13) == -1, "pattern round trip");
+	t_ok(t_check(buf + 3, 50, 7, 16) == -1, "pattern slice at an offset");
+	buf[42] ^= 1;
+	t_ok(t_check(buf, sizeof(buf), 7, 13) == 42, "pattern mismatch found");
+	memset(buf, 0, sizeof(buf));
+	buf[77] = 1;
+	t_ok(t_check_zero(buf, sizeof(buf)) == 77 &&
+		     t_check_zero(buf, 77) == -1,
+	     "t_check_zero");
+	t_ok(t_meminfo_kb("MemFree") > 0 && t_meminfo_kb("NoSuchField") == -1,
+	     "t_meminfo_kb");
+}
+
+int main(void)
+{
+	test_check_request();
+	test_env();
+	test_resolve();
+	test_build_request();
+	test_backends();
+	test_numa_parse();
+	test_netlink_parse();
+	test_helpers();
+	return t_done();
+}

@@ -1,0 +1,216 @@
+/* SPDX-License-Identifier: GPL-2.0 OR Linux-OpenIB */
+/*
+ * cmr_test: the shared helper of the contig-mr tests (and of the example
+ * program). Link the static library `cmr_test` (tests/lib/CMakeLists.txt).
+ *
+ * Conventions every test follows (see docs/harness.md):
+ *   - exit status 0: pass, 77: skip (the reason printed), anything else:
+ *     fail; return t_done() from main();
+ *   - output is TAP: "ok N - what", "not ok N - what", "# diagnostics",
+ *     "ok N - what # SKIP why";
+ *   - device tests run in the guest; they find the device themselves
+ *     (t_open_device()) and skip when there is none.
+ *
+ * A minimal device test:
+ *
+ *	int main(void)
+ *	{
+ *		struct ibv_context *ctx = t_open_device(NULL);
+ *		struct ibv_pd *pd = ibv_alloc_pd(ctx);
+ *		struct t_loop loop;
+ *
+ *		if (!pd || t_loop_create(&loop, pd))
+ *			t_bail("set-up failed");
+ *		t_ok(t_loop_rdma(&loop, IBV_WR_RDMA_READ, ...) == 0, "read");
+ *		t_loop_destroy(&loop);
+ *		ibv_dealloc_pd(pd);
+ *		ibv_close_device(ctx);
+ *		return t_done();
+ *	}
+ *
+ * Nothing here is thread-safe unless said so: t_ok()/t_diag() serialise
+ * their output and may be called from any thread; a struct t_loop belongs
+ * to one thread at a time.
+ */
+#ifndef CMR_TEST_H
+#define CMR_TEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdnoreturn.h>
+
+#include <infiniband/verbs.h>
+
+#define T_EXIT_PASS 0
+#define T_EXIT_FAIL 1
+#define T_EXIT_SKIP 77
+
+#define T_PRINTF(a, b) __attribute__((format(printf, a, b)))
+
+/* ---- TAP output ------------------------------------------------------ */
+
+/* Print the plan "1..n" first (optional: t_done() prints it otherwise). */
+void t_plan(unsigned int n);
+
+/* One test point: "ok N - what" or "not ok N - what". Returns cond. */
+bool t_ok(bool cond, const char *fmt, ...) T_PRINTF(2, 3);
+
+/* One test point that was not run: "ok N - # SKIP why". */
+void t_skip(const char *fmt, ...) T_PRINTF(1, 2);
+
+/* A diagnostic line "# ...". */
+void t_diag(const char *fmt, ...) T_PRINTF(1, 2);
+
+/* Skip the whole test: prints the reason, exits 77. */
+noreturn void t_skip_all(const char *fmt, ...) T_PRINTF(1, 2);
+
+/* Give up: "Bail out! why", exit 1. */
+noreturn void t_bail(const char *fmt, ...) T_PRINTF(1, 2);
+
+/*
+ * End: prints the plan if t_plan() was not called, then returns the exit
+ * status: 1 if any point failed, 77 if every point was skipped, else 0.
+ */
+int t_done(void);
+
+/* Number of failed points so far. */
+unsigned int t_failures(void);
+
+/*
+ * Check "fn returned NULL / -1 / errno and errno is want": a test point
+ * that prints got and expected errno names on failure. got is an errno
+ * value (0 for success).
+ */
+bool t_errno_is(int got, int want, const char *fmt, ...) T_PRINTF(3, 4);
+
+/* ---- devices ---------------------------------------------------------- */
+
+/*
+ * Open the device called name; with name NULL the first rxe device
+ * (ibv_get_device_list order), else the first device of any kind. No
+ * device: t_skip_all(). Failure to open: t_bail().
+ */
+struct ibv_context *t_open_device(const char *name);
+
+/*
+ * An RC QP pair connected to each other on one port of one device: qp[0]
+ * issues the requests, qp[1] answers them, so an RDMA READ or WRITE from
+ * qp[0] reaches any MR of the PD with remote access. Works on rxe with the
+ * device's own GID (RoCE v2, IPv4 preferred).
+ */
+struct t_loop {
+	struct ibv_context *ctx;
+	struct ibv_pd *pd;	/* the caller's */
+	struct ibv_cq *cq;	/* qp[0]'s send completions */
+	struct ibv_qp *qp[2];
+	uint8_t port;
+	int gid_index;
+	union ibv_gid gid;
+	uint32_t max_msg_sz;	/* port's largest message */
+	uint64_t wr_id;
+};
+
+/* Create and connect the pair on pd (port 1). 0, or -1 after t_diag(). */
+int t_loop_create(struct t_loop *loop, struct ibv_pd *pd);
+void t_loop_destroy(struct t_loop *loop);
+
+/*
+ * Post wr (signaled) on qp[0] and wait up to timeout_ms for its
+ * completion. Returns the completion status (IBV_WC_SUCCESS == 0), or -1
+ * after t_diag() when posting failed or the time ran out.
+ */
+int t_loop_post(struct t_loop *loop, struct ibv_send_wr *wr, int timeout_ms);
+
+/*
+ * RDMA READ (remote -> local) or RDMA WRITE (local -> remote) of len bytes,
+ * as messages of 1 MiB (at most max_msg_sz) with up to 8 in flight.
+ * 0, or -1 after t_diag(). timeout_ms bounds the wait for each completion.
+ * After a failure the pair is in the error state: create a new one.
+ */
+int t_loop_rdma(struct t_loop *loop, enum ibv_wr_opcode op, void *local,
+		uint32_t lkey, uint64_t remote, uint32_t rkey, size_t len,
+		int timeout_ms);
+
+/*
+ * Check an MR end to end through the device, both ways, over bytes
+ * [off, off + len) of mr (which needs remote read and write access):
+ * the CPU writes a pattern, RDMA READ brings it into a bounce buffer,
+ * RDMA WRITE puts a second pattern back, the CPU checks it. Patterns
+ * derive from seed. 0, or -1 after t_diag() naming what failed.
+ */
+int t_loop_verify(struct t_loop *loop, struct ibv_mr *mr, size_t off,
+		  size_t len, uint64_t seed, int timeout_ms);
+
+/* A registered, page aligned buffer of ordinary memory. */
+struct t_buf {
+	void *addr;
+	size_t len;
+	struct ibv_mr *mr;
+};
+
+/* 0, or -1 after t_diag(). t_buf_free() accepts a zeroed or failed one. */
+int t_buf_alloc(struct t_buf *buf, struct ibv_pd *pd, size_t len,
+		unsigned int access);
+void t_buf_free(struct t_buf *buf);
+
+/* ---- memory ----------------------------------------------------------- */
+
+/* Whether [addr, addr + len) lies within one mapping (/proc/self/maps). */
+bool t_is_mapped(const void *addr, size_t len);
+
+/*
+ * Resize the hugetlb pool of pages of page_kb KiB (2048, 1048576) to n
+ * pages, as root. Returns the pool size the kernel reached (it may give
+ * fewer), or -1. The first call for a page size records the original size
+ * and restores it at exit(), so a test cannot leave its pool behind.
+ */
+long t_hugetlb_pool(unsigned long page_kb, long n);
+
+/* Free pages in that pool, or -1. */
+long t_hugetlb_free(unsigned long page_kb);
+
+/*
+ * Physical frame number of the page at addr from /proc/self/pagemap.
+ * 0 and *pfn set, or -1 when the page is not present or the PFN is hidden
+ * (only CAP_SYS_ADMIN sees PFNs; PFN maps (VM_PFNMAP) are not reported).
+ */
+int t_pagemap_pfn(const void *addr, uint64_t *pfn);
+
+/*
+ * Bytes from addr (page aligned) over which the physical pages follow each
+ * other without a gap, at most len; -1 when the PFNs cannot be read.
+ * *first_pfn (may be NULL) receives the PFN of the first page.
+ */
+long long t_phys_contig_bytes(const void *addr, size_t len,
+			      uint64_t *first_pfn);
+
+/* A field of /proc/meminfo in kB ("MemFree", "HugePages_Free": pages). */
+long long t_meminfo_kb(const char *field);
+
+/*
+ * Deterministic data: byte off of the pattern seeded with seed. Any slice
+ * of a buffer can be checked on its own, given its offset.
+ */
+uint8_t t_pattern_byte(uint64_t seed, uint64_t off);
+void t_fill(void *buf, size_t len, uint64_t seed, uint64_t off);
+/* Index of the first byte that differs, or -1 when all match. */
+long long t_check(const void *buf, size_t len, uint64_t seed, uint64_t off);
+/* Index of the first non-zero byte, or -1. */
+long long t_check_zero(const void *buf, size_t len);
+
+/* ---- misc ------------------------------------------------------------- */
+
+/* "4096", "64K", "2M", "1G" (powers of 1024). 0, or -1 on bad input. */
+int t_parse_size(const char *s, size_t *out);
+
+/* Write a formatted string to a file (sysctl, sysfs). 0 or -1. */
+int t_write_file(const char *path, const char *fmt, ...) T_PRINTF(2, 3);
+
+/* The number in a file, or -1. */
+long long t_read_number(const char *path);
+
+/* Monotonic seconds. */
+double t_now(void);
+
+#endif /* CMR_TEST_H */

@@ -1,0 +1,541 @@
+// SPDX-License-Identifier: GPL-2.0 OR Linux-OpenIB
+/*
+ * vm_api: every entry point of libibverbs-ext on a real device (rxe in the
+ * guest), with the kernel back end.
+ *
+ * For a range of sizes: the MR as returned, zeroed memory, ibv_query_contig_mr()
+ * against /proc/self/pagemap (physically contiguous, va = pa modulo the
+ * reported alignment) and against the device's own view (restrack page
+ * size and entries, also as `rdma resource show mr -dd` prints them), data
+ * through the device both ways with the MR as the remote and as the local
+ * side, release (unmapped, memory back). Then: several MRs at once, fork(),
+ * mremap(), a PD in use, access flags enforced by the device, the NUMA
+ * attributes, the policy attribute and environment variable.
+ *
+ *   vm_api [--require]
+ *
+ * --require: a kernel without the method is a failure, not a skip (the
+ * project's kernel always has it).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <infiniband/verbs_contig.h>
+
+#include "cmr_test.h"
+
+#define RW_ACCESS                                                              \
+	(IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_READ |                     \
+	 IBV_ACCESS_REMOTE_WRITE)
+#define TIMEOUT_MS 60000
+#define PAGE 4096ul
+
+static struct ibv_context *ctx;
+static struct ibv_pd *pd;
+static struct t_loop loop;
+static bool require;
+static bool is_root;
+
+static uint64_t pow2_ceil(uint64_t v)
+{
+	uint64_t p = 1;
+
+	while (p < v)
+		p <<= 1;
+	return p;
+}
+
+static bool is_pow2(uint64_t v)
+{
+	return v && !(v & (v - 1));
+}
+
+static const char *human(uint64_t v)
+{
+	static char buf[8][32];
+	static int i;
+	char *b = buf[i++ % 8];
+
+	if (v >= (1ull << 30) && !(v % (1ull << 30)))
+		snprintf(b, 32, "%" PRIu64 " GiB", v >> 30);
+	else if (v >= (1ull << 20) && !(v % (1ull << 20)))
+		snprintf(b, 32, "%" PRIu64 " MiB", v >> 20);
+	else if (v >= 1024 && !(v % 1024))
+		snprintf(b, 32, "%" PRIu64 " KiB", v >> 10);
+	else
+		snprintf(b, 32, "%" PRIu64 " B", v);
+	return b;
+}
+
+static void check_support(void)
+{
+	struct ibv_mr *mr = ibv_alloc_contig_mr(pd, PAGE, 0);
+
+	if (mr) {
+		if (ibv_free_contig_mr(mr))
+			t_bail("free of the probe MR failed");
+		return;
+	}
+	if (errno == EOPNOTSUPP && !require)
+		t_skip_all("kernel without UVERBS_METHOD_ALLOC_CONTIG_MR");
+	t_bail("ibv_alloc_contig_mr(4 KiB): %s", strerrorname_np(errno));
+}
+
+/*
+ * `rdma resource show mr -dd` must show the same page size for the lkey.
+ * Returns 1 when it agrees, 0 when it does not, -1 when it cannot tell.
+ */
+static int rdma_tool_agrees(uint32_t lkey, uint64_t page_size,
+			    uint64_t entries)
+{
+	char line[1024], key[32], ps[48], me[48];
+	int ret = -1;
+	FILE *p;
+
+	p = popen("rdma -dd resource show mr 2>/dev/null", "r");
+	if (!p)
+		return -1;
+	snprintf(key, sizeof(key), "lkey 0x%x ", lkey);
+	snprintf(ps, sizeof(ps), "page_size %" PRIu64, page_size);
+	snprintf(me, sizeof(me), "map_entries %" PRIu64, entries);
+	while (fgets(line, sizeof(line), p)) {
+		if (!strstr(line, key))
+			continue;
+		if (!strstr(line, "page_size")) {
+			t_diag("rdma: %s", line);
+			continue;
+		}
+		ret = strstr(line, ps) && strstr(line, me) ? 1 : 0;
+		if (!ret)
+			t_diag("rdma: %s", line);
+	}
+	pclose(p);
+	return ret;
+}
+
+static void check_query(struct ibv_mr *mr, size_t len)
+{
+	uint64_t map = (len + PAGE - 1) & ~(PAGE - 1);
+	struct ibv_contig_mr_info info;
+	uint64_t pfn = 0, pa;
+	long long contig;
+	int agree;
+
+	memset(&info, 0xee, sizeof(info));
+	info.comp_mask = 0;
+	t_ok(!ibv_query_contig_mr(mr, &info) && info.comp_mask == 0 &&
+		     info.device_page_size == 0 && info.map_entries == 0,
+	     "%s: query without DEVICE_PAGES leaves them 0", human(len));
+
+	info.comp_mask = IBV_CONTIG_MR_INFO_DEVICE_PAGES;
+	if (!t_ok(!ibv_query_contig_mr(mr, &info), "%s: query", human(len)))
+		return;
+	t_diag("%s: backend %u, length %s, extent %s, alignment %s, device "
+	       "pages %s x %" PRIu64, human(len), info.backend,
+	       human(info.length), human(info.contig_extent),
+	       human(info.alignment), human(info.device_page_size),
+	       info.map_entries);
+	t_ok(info.backend == IBV_CONTIG_MR_BACKEND_KERNEL_CONTIG,
+	     "%s: backend KERNEL_CONTIG", human(len));
+	t_ok(info.length == map, "%s: length mapped %s (page rounded)",
+	     human(len), human(info.length));
+	t_ok(info.contig_extent == map, "%s: one contiguous extent",
+	     human(len));
+	t_ok(is_pow2(info.alignment) && info.alignment >= PAGE &&
+		     info.alignment <= pow2_ceil(map),
+	     "%s: alignment %s is a power of two in [4 KiB, %s]", human(len),
+	     human(info.alignment), human(pow2_ceil(map)));
+	if (is_pow2(map))
+		t_ok(info.alignment == map &&
+			     !((uintptr_t)mr->addr % info.alignment),
+		     "%s: power of two: address naturally aligned",
+		     human(len));
+
+	/* What the CPU's page tables say. */
+	contig = t_phys_contig_bytes(mr->addr, map, &pfn);
+	if (contig < 0) {
+		if (is_root)
+			t_ok(false, "%s: PFNs readable as root", human(len));
+		else
+			t_skip("%s: PFNs need root", human(len));
+	} else {
+		pa = pfn * PAGE;
+		t_ok((uint64_t)contig == map,
+		     "%s: pagemap: %s physically contiguous from PFN 0x%" PRIx64,
+		     human(len), human(contig), pfn);
+		t_ok(!(((uintptr_t)mr->addr ^ pa) & (info.alignment - 1)),
+		     "%s: va 0x%lx = pa 0x%" PRIx64 " modulo the alignment",
+		     human(len), (unsigned long)(uintptr_t)mr->addr, pa);
+	}
+
+	/* What the device says. */
+	if (!(info.comp_mask & IBV_CONTIG_MR_INFO_DEVICE_PAGES)) {
+		if (require && is_root)
+			t_ok(false, "%s: device page size known", human(len));
+		else
+			t_skip("%s: device page size unknown", human(len));
+		return;
+	}
+	/*
+	 * A device page may be larger than the region when the region fits
+	 * in one naturally aligned block of that size (va and pa agreeing
+	 * beyond the alignment the kernel promises).
+	 */
+	t_ok(is_pow2(info.device_page_size) && info.map_entries >= 1 &&
+		     info.device_page_size * info.map_entries >= map &&
+		     info.device_page_size >= PAGE &&
+		     info.map_entries <= map / PAGE,
+	     "%s: device translates it with %" PRIu64 " page(s) of %s",
+	     human(len), info.map_entries, human(info.device_page_size));
+	t_ok(info.map_entries <= (map + info.alignment - 1) / info.alignment + 1,
+	     "%s: no more device pages than alignment-sized pieces",
+	     human(len));
+	if (is_pow2(map))
+		t_ok(info.map_entries == 1 && info.device_page_size >= map,
+		     "%s: power of two: a single device page", human(len));
+	agree = rdma_tool_agrees(mr->lkey, info.device_page_size,
+				 info.map_entries);
+	if (agree < 0)
+		t_skip("%s: `rdma resource show mr` shows no page_size",
+		       human(len));
+	else
+		t_ok(agree, "%s: `rdma resource show mr -dd` agrees",
+		     human(len));
+}
+
+/* Data through the device: the MR as remote (rkey) and as local (lkey). */
+static void check_rdma(struct ibv_mr *mr, size_t len)
+{
+	size_t n = len < (1u << 20) ? len : (1u << 20);
+	size_t mid = (len / 2) & ~(size_t)7;
+	struct t_buf b;
+	long long bad;
+	bool ok;
+
+	ok = !t_loop_verify(&loop, mr, 0, n, len, TIMEOUT_MS) &&
+	     (len <= n || !t_loop_verify(&loop, mr, len - n, n, len + 1,
+					 TIMEOUT_MS)) &&
+	     (mid + n > len ||
+	      !t_loop_verify(&loop, mr, mid, n, len + 2, TIMEOUT_MS));
+	t_ok(ok, "%s: RDMA READ and WRITE through the rkey (first, middle, "
+	     "last %s)", human(len), human(n));
+
+	if (t_buf_alloc(&b, pd, n, RW_ACCESS)) {
+		t_ok(false, "%s: bounce buffer", human(len));
+		return;
+	}
+	t_fill(b.addr, n, 99, 0);
+	memset(mr->addr, 0, n);
+	ok = !t_loop_rdma(&loop, IBV_WR_RDMA_READ, mr->addr, mr->lkey,
+			  (uintptr_t)b.addr, b.mr->rkey, n, TIMEOUT_MS);
+	bad = ok ? t_check(mr->addr, n, 99, 0) : 0;
+	t_ok(ok && bad < 0, "%s: RDMA READ into it through the lkey",
+	     human(len));
+	t_buf_free(&b);
+}
+
+static void test_size(size_t len)
+{
+	uint64_t map = (len + PAGE - 1) & ~(PAGE - 1);
+	long long free0, free1, free2;
+	struct ibv_mr *mr;
+	void *addr;
+	double t0;
+
+	free0 = t_meminfo_kb("MemFree");
+	t0 = t_now();
+	mr = ibv_alloc_contig_mr(pd, len, RW_ACCESS);
+	if (!t_ok(mr != NULL, "%s: alloc: %s (%.2f s)", human(len),
+		  mr ? "ok" : strerrorname_np(errno), t_now() - t0))
+		return;
+	free1 = t_meminfo_kb("MemFree");
+	addr = mr->addr;
+	t_ok(mr->pd == pd && mr->context == ctx && mr->length == len &&
+		     addr && !((uintptr_t)addr % PAGE),
+	     "%s: mr fields (pd, context, length, page aligned address)",
+	     human(len));
+	t_ok(t_is_mapped(addr, map), "%s: [addr, +%s) is mapped", human(len),
+	     human(map));
+	t_ok(t_check_zero(addr, map) < 0, "%s: every byte reads zero",
+	     human(len));
+	/* MemFree moves with everything else too: 16 MiB of slack. */
+	if (map >= (64u << 20))
+		t_ok(free0 - free1 >= (long long)(map >> 10) - (16 << 10),
+		     "%s: MemFree fell by %lld MiB", human(len),
+		     (free0 - free1) >> 10);
+
+	check_query(mr, len);
+	check_rdma(mr, len);
+
+	t_ok(ibv_free_contig_mr(mr) == 0, "%s: free", human(len));
+	t_ok(!t_is_mapped(addr, PAGE), "%s: unmapped after free", human(len));
+	free2 = t_meminfo_kb("MemFree");
+	/* Freed pages may linger on per-CPU lists: 3 % more slack. */
+	if (map >= (64u << 20))
+		t_ok(free2 - free1 >= (long long)(map >> 10) * 97 / 100 -
+					      (16 << 10),
+		     "%s: MemFree back (+%lld MiB)", human(len),
+		     (free2 - free1) >> 10);
+}
+
+static void test_many(void)
+{
+	enum { N = 8 };
+	struct ibv_mr *mr[N];
+	bool ok = true;
+	int i, j;
+
+	for (i = 0; i < N; i++) {
+		mr[i] = ibv_alloc_contig_mr(pd, 1u << 20, RW_ACCESS);
+		ok = ok && mr[i];
+	}
+	t_ok(ok, "8 x 1 MiB at once");
+	for (i = 0; ok && i < N; i++)
+		for (j = i + 1; j < N; j++) {
+			uintptr_t a = (uintptr_t)mr[i]->addr;
+			uintptr_t b = (uintptr_t)mr[j]->addr;
+
+			if ((a < b + (1u << 20) && b < a + (1u << 20)) ||
+			    mr[i]->lkey == mr[j]->lkey ||
+			    mr[i]->handle == mr[j]->handle)
+				ok = false;
+		}
+	t_ok(ok, "... disjoint ranges, distinct keys and handles");
+	for (i = 0; i < N && mr[i]; i++)
+		t_fill(mr[i]->addr, 1u << 20, i, 0);
+	for (i = 0; ok && i < N; i++)
+		ok = t_check(mr[i]->addr, 1u << 20, i, 0) < 0;
+	t_ok(ok, "... each keeps its own data");
+	for (i = 0; i < N; i++)
+		if (mr[i] && ibv_free_contig_mr(mr[i]))
+			ok = false;
+	t_ok(ok, "... all freed");
+}
+
+static void test_fork(void)
+{
+	struct ibv_mr *mr = ibv_alloc_contig_mr(pd, 2u << 20, RW_ACCESS);
+	int status;
+	pid_t pid;
+
+	if (!t_ok(mr != NULL, "fork: alloc 2 MiB"))
+		return;
+	t_fill(mr->addr, 2u << 20, 5, 0);
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		/* Not inherited: not in our maps, and touching it faults. */
+		if (t_is_mapped(mr->addr, 4096))
+			_exit(3);
+		*(volatile char *)mr->addr = 1;
+		_exit(4);
+	}
+	t_ok(pid > 0 && waitpid(pid, &status, 0) == pid &&
+		     WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV,
+	     "fork: the child has no mapping (SIGSEGV on access)");
+	t_ok(t_check(mr->addr, 2u << 20, 5, 0) < 0,
+	     "fork: the parent's data is intact");
+	t_ok(!t_loop_verify(&loop, mr, 0, 1u << 20, 6, TIMEOUT_MS),
+	     "fork: the parent's MR still works through the device");
+	t_ok(ibv_free_contig_mr(mr) == 0, "fork: free");
+}
+
+static void test_mremap(void)
+{
+	struct ibv_mr *mr = ibv_alloc_contig_mr(pd, 1u << 20, RW_ACCESS);
+	void *p;
+
+	if (!t_ok(mr != NULL, "mremap: alloc 1 MiB"))
+		return;
+	p = mremap(mr->addr, 1u << 20, 2u << 20, MREMAP_MAYMOVE);
+	t_ok(p == MAP_FAILED, "mremap cannot grow the mapping (%s)",
+	     p == MAP_FAILED ? strerrorname_np(errno) : "it moved");
+	t_ok(ibv_free_contig_mr(mr) == 0, "mremap: free");
+}
+
+static void test_pd_busy(void)
+{
+	struct ibv_pd *pd2 = ibv_alloc_pd(ctx);
+	struct ibv_mr *mr;
+
+	if (!t_ok(pd2 != NULL, "second PD"))
+		return;
+	mr = ibv_alloc_contig_mr(pd2, 1u << 20, 0);
+	t_ok(mr && mr->pd == pd2, "alloc on the second PD");
+	if (mr) {
+		t_errno_is(ibv_dealloc_pd(pd2), EBUSY,
+			   "dealloc of a PD with a contiguous MR");
+		t_ok(ibv_free_contig_mr(mr) == 0, "free");
+	}
+	t_errno_is(ibv_dealloc_pd(pd2), 0, "dealloc after the free");
+}
+
+static void test_access(void)
+{
+	struct ibv_mr *mr = ibv_alloc_contig_mr(pd, 1u << 20,
+						IBV_ACCESS_LOCAL_WRITE);
+	struct t_loop l2;
+	struct t_buf b;
+	struct ibv_send_wr wr;
+	struct ibv_sge sge;
+	int st;
+
+	if (!t_ok(mr != NULL, "access: alloc without remote access"))
+		return;
+	if (t_loop_create(&l2, pd) || t_buf_alloc(&b, pd, 4096,
+						   IBV_ACCESS_LOCAL_WRITE)) {
+		t_ok(false, "access: set-up");
+		ibv_free_contig_mr(mr);
+		return;
+	}
+	memset(&wr, 0, sizeof(wr));
+	sge.addr = (uintptr_t)b.addr;
+	sge.length = 4096;
+	sge.lkey = b.mr->lkey;
+	wr.sg_list = &sge;
+	wr.num_sge = 1;
+	wr.opcode = IBV_WR_RDMA_READ;
+	wr.wr.rdma.remote_addr = (uintptr_t)mr->addr;
+	wr.wr.rdma.rkey = mr->rkey;
+	st = t_loop_post(&l2, &wr, TIMEOUT_MS);
+	t_ok(st == IBV_WC_REM_ACCESS_ERR,
+	     "access: RDMA READ without REMOTE_READ fails (%s)",
+	     st >= 0 ? ibv_wc_status_str(st) : "no completion");
+	t_buf_free(&b);
+	t_loop_destroy(&l2);
+	t_ok(ibv_free_contig_mr(mr) == 0, "access: free");
+
+	mr = ibv_alloc_contig_mr(pd, 4096, IBV_ACCESS_REMOTE_WRITE);
+	t_errno_is(mr ? 0 : errno, EINVAL,
+		   "access: REMOTE_WRITE without LOCAL_WRITE");
+	if (mr)
+		ibv_free_contig_mr(mr);
+}
+
+static int possible_nodes(void)
+{
+	char buf[64];
+	FILE *f = fopen("/sys/devices/system/node/possible", "re");
+	int lo = 0, hi = 0;
+
+	if (!f)
+		return 1;
+	if (fgets(buf, sizeof(buf), f) && sscanf(buf, "%d-%d", &lo, &hi) < 2)
+		hi = lo;
+	fclose(f);
+	return hi + 1;
+}
+
+static struct ibv_mr *alloc_attr(size_t len, uint32_t mask, int node,
+				 uint32_t flags, uint32_t policy)
+{
+	struct ibv_alloc_contig_mr_attr a = { .comp_mask = mask,
+					      .numa_node = node,
+					      .flags = flags,
+					      .policy = policy };
+
+	return ibv_alloc_contig_mr_ex(pd, len, RW_ACCESS, &a);
+}
+
+static void expect_ok(struct ibv_mr *mr, const char *what)
+{
+	struct ibv_contig_mr_info info = { 0 };
+
+	t_ok(mr && !ibv_query_contig_mr(mr, &info) &&
+		     info.backend == IBV_CONTIG_MR_BACKEND_KERNEL_CONTIG,
+	     "%s: %s", what, mr ? "kernel contiguous" : strerrorname_np(errno));
+	if (mr && ibv_free_contig_mr(mr))
+		t_ok(false, "%s: free", what);
+}
+
+static void test_attrs(void)
+{
+	int nodes = possible_nodes();
+	struct ibv_mr *mr;
+
+	expect_ok(ibv_alloc_contig_mr_ex(pd, 1u << 20, RW_ACCESS, NULL),
+		  "alloc_ex with attr NULL");
+	expect_ok(alloc_attr(1u << 20, 0, 0, 0, 0), "alloc_ex, comp_mask 0");
+	expect_ok(alloc_attr(1u << 20, IBV_CONTIG_MR_ATTR_NUMA_NODE, 0, 0, 0),
+		  "node 0");
+	expect_ok(alloc_attr(1u << 20, IBV_CONTIG_MR_ATTR_NUMA_NODE, -1, 0, 0),
+		  "node -1 (no preference)");
+	expect_ok(alloc_attr(1u << 20,
+			     IBV_CONTIG_MR_ATTR_NUMA_NODE |
+				     IBV_CONTIG_MR_ATTR_FLAGS,
+			     nodes - 1, IBV_CONTIG_MR_NODE_STRICT, 0),
+		  "last node, strict");
+	expect_ok(alloc_attr(1u << 20, IBV_CONTIG_MR_ATTR_FLAGS, 0,
+			     IBV_CONTIG_MR_NODE_STRICT, 0),
+		  "strict on the default node");
+	mr = alloc_attr(1u << 20, IBV_CONTIG_MR_ATTR_NUMA_NODE, nodes, 0, 0);
+	t_errno_is(mr ? 0 : errno, EINVAL, "node %d (does not exist)", nodes);
+	if (mr)
+		ibv_free_contig_mr(mr);
+	mr = alloc_attr(1u << 20, IBV_CONTIG_MR_ATTR_NUMA_NODE, 1023, 0, 0);
+	t_errno_is(mr ? 0 : errno, EINVAL, "node 1023 (does not exist)");
+	if (mr)
+		ibv_free_contig_mr(mr);
+
+	expect_ok(alloc_attr(1u << 20, IBV_CONTIG_MR_ATTR_POLICY, 0, 0,
+			     IBV_CONTIG_MR_POLICY_CONTIG),
+		  "policy CONTIG");
+	expect_ok(alloc_attr(1u << 20, IBV_CONTIG_MR_ATTR_POLICY, 0, 0,
+			     IBV_CONTIG_MR_POLICY_ALL),
+		  "policy ALL (kernel first)");
+	setenv("IBV_CONTIG_MR_ALLOC_TYPE", "ALL", 1);
+	expect_ok(ibv_alloc_contig_mr(pd, 1u << 20, RW_ACCESS),
+		  "IBV_CONTIG_MR_ALLOC_TYPE=ALL");
+	setenv("IBV_CONTIG_MR_ALLOC_TYPE", "HUGE", 1);
+	expect_ok(alloc_attr(1u << 20, IBV_CONTIG_MR_ATTR_POLICY, 0, 0,
+			     IBV_CONTIG_MR_POLICY_CONTIG),
+		  "policy CONTIG overrides IBV_CONTIG_MR_ALLOC_TYPE=HUGE");
+	setenv("IBV_CONTIG_MR_ALLOC_TYPE", "bogus", 1);
+	mr = ibv_alloc_contig_mr(pd, 1u << 20, RW_ACCESS);
+	t_errno_is(mr ? 0 : errno, EINVAL, "IBV_CONTIG_MR_ALLOC_TYPE=bogus");
+	if (mr)
+		ibv_free_contig_mr(mr);
+	unsetenv("IBV_CONTIG_MR_ALLOC_TYPE");
+}
+
+int main(int argc, char **argv)
+{
+	static const size_t sizes[] = {
+		4096, 5000, 64 << 10, 2 << 20, 3 << 20, 64 << 20, 96 << 20,
+		1ul << 30,
+	};
+	unsigned int i;
+
+	require = argc > 1 && !strcmp(argv[1], "--require");
+	is_root = geteuid() == 0;
+	unsetenv("IBV_CONTIG_MR_ALLOC_TYPE");
+	ctx = t_open_device(NULL);
+	pd = ibv_alloc_pd(ctx);
+	if (!pd)
+		t_bail("ibv_alloc_pd: %s", strerror(errno));
+	check_support();
+	if (t_loop_create(&loop, pd))
+		t_bail("loopback QP pair");
+
+	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
+		test_size(sizes[i]);
+	test_many();
+	test_fork();
+	test_mremap();
+	test_pd_busy();
+	test_access();
+	test_attrs();
+
+	t_loop_destroy(&loop);
+	t_errno_is(ibv_dealloc_pd(pd), 0, "dealloc the PD: nothing left on it");
+	ibv_close_device(ctx);
+	return t_done();
+}
