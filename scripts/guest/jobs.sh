@@ -6,6 +6,7 @@
 #   dmesg          the whole kernel log at the end, kmemleak report appended
 
 CMR_SCAN="$CMR_ROOT/scripts/dmesg-scan.sh"
+. "$CMR_ROOT/scripts/run-test.sh"
 
 # Opening kmemleak's file fails (EBUSY) when it is built in but off.
 cmr_kmemleak_on() { cat /sys/kernel/debug/kmemleak >/dev/null 2>&1; }
@@ -39,14 +40,8 @@ cmr_job_tests() {
 		out=/run/cmr/tests/$name.out
 		lines=$(dmesg | wc -l)
 		start=$(date +%s)
-		timeout -k 5 "$timeout" sh -c "$cmd" </dev/null >"$out" 2>&1
-		rc=$?
-		case $rc in
-		0) status=PASS ;;
-		4 | 77) status=SKIP ;;
-		124 | 137) status=FAIL && echo "# timed out after ${timeout} s" >>"$out" ;;
-		*) status=FAIL ;;
-		esac
+		cmr_run_test "$timeout" "$cmd" "$out"
+		status=$CMR_STATUS rc=$CMR_RC
 		if dmesg | tail -n +"$((lines + 1))" | "$CMR_SCAN" - >"$out.dmesg"; then
 			rm -f "$out.dmesg"
 		else

@@ -1,5 +1,6 @@
 # Building user space and running the test manifests.
 # shellcheck shell=bash
+. "$CMR_ROOT/scripts/run-test.sh"
 
 user_build() {
 	mkdir -p "$CMR_BUILD"
@@ -30,20 +31,15 @@ selected() { # NAME: true when --only is empty or names it
 # Host tests: one by one, each under its timeout, output kept in
 # build/host-tests/NAME.out and shown on failure.
 run_host_tests() {
-	local list=$1 name timeout setup cmd rc status start out dir=$CMR_BUILD/host-tests
+	local list=$1 name timeout setup cmd status start out dir=$CMR_BUILD/host-tests
 	mkdir -p "$dir"
+	cd "$CMR_ROOT" || die "no $CMR_ROOT"
 	while IFS=$'\t' read -r name timeout setup cmd; do
 		[ -n "$name" ] && selected "$name" || continue
 		out=$dir/$name.out
 		start=$(now)
-		(cd "$CMR_ROOT" && timeout -k 5 "$timeout" bash -c "$cmd") </dev/null >"$out" 2>&1
-		rc=$?
-		case $rc in
-		0) status=PASS ;;
-		4 | 77) status=SKIP ;;
-		124 | 137) status=FAIL && echo "# timed out after $timeout s" >>"$out" ;;
-		*) status=FAIL ;;
-		esac
+		cmr_run_test "$timeout" "$cmd" "$out"
+		status=$CMR_STATUS
 		printf '%s %s [host] (%s s)\n' "$status" "$name" "$(($(now) - start))"
 		[ "$status" = SKIP ] && grep -m1 -i 'skip' "$out" | sed 's/^/    /'
 		[ "$status" = FAIL ] && tail -n 30 "$out" | sed 's/^/    /'
