@@ -52,15 +52,20 @@ run_host_tests() {
 # (it died or hung) fails, and so does a kernel bug report anywhere in the
 # run's logs.
 run_vm_tests() {
-	local list=$1 setup names run name status rc secs
+	local list=$1 setup names run name status rc secs budget
 	for setup in none loop pair; do
 		names=$(awk -F'\t' -v s="$setup" '$3 == s { print $1 }' "$list")
 		local want=()
 		for name in $names; do selected "$name" && want+=("$name"); done
 		[ ${#want[@]} -eq 0 ] && continue
 		run=$(vm_new_rundir "tests-$setup")
+		# The watchdog of a test run: every test may use its whole timeout,
+		# plus 300 s to boot, set up, scan for leaks and power off.
+		budget=$(awk -F'\t' -v only=" ${want[*]} " \
+			'index(only, " " $1 " ") { t += $2 } END { print t + 300 }' "$list")
 		say "booting the guest for ${#want[@]} test(s) with set-up '$setup' ($run)"
-		CMR_VM_SETUP=$setup CMR_VM_LIST=$list CMR_VM_ONLY="${want[*]}" vm_run tests "$run"
+		CMR_VM_SETUP=$setup CMR_VM_LIST=$list CMR_VM_ONLY="${want[*]}" \
+			CMR_VM_TIMEOUT=$budget vm_run tests "$run"
 		for name in "${want[@]}"; do
 			read -r status rc secs < <(awk -v n="$name" '$1 == n { print $2, $3, $4 }' "$run/results" 2>/dev/null)
 			if [ -z "${status:-}" ]; then

@@ -213,41 +213,8 @@ int t_pair_post(struct t_pair *p, int side, struct ibv_send_wr *wr,
 		int timeout_ms)
 {
 	struct t_pair_side *s = &p->side[side];
-	struct ibv_send_wr *bad;
-	struct ibv_wc wc;
-	double deadline;
-	int ret, n;
 
-	wr->wr_id = ++s->wr_id;
-	wr->send_flags |= IBV_SEND_SIGNALED;
-	wr->next = NULL;
-	ret = ibv_post_send(s->qp, wr, &bad);
-	if (ret) {
-		t_diag("post_send: %s", strerror(ret));
-		return -1;
-	}
-	deadline = t_now() + timeout_ms / 1000.0;
-	for (;;) {
-		n = ibv_poll_cq(s->cq, 1, &wc);
-		if (n < 0) {
-			t_diag("poll_cq failed");
-			return -1;
-		}
-		if (n == 1) {
-			if (wc.wr_id != wr->wr_id)
-				continue;	/* a late one from a timeout */
-			if (wc.status != IBV_WC_SUCCESS)
-				t_diag("completion: %s (vendor 0x%x)",
-				       ibv_wc_status_str(wc.status),
-				       wc.vendor_err);
-			return wc.status;
-		}
-		if (t_now() > deadline) {
-			t_diag("no completion within %d ms", timeout_ms);
-			return -1;
-		}
-		usleep(100);
-	}
+	return t_post_wait(s->qp, s->cq, &s->wr_id, wr, timeout_ms);
 }
 
 int t_pair_rdma(struct t_pair *p, int side, enum ibv_wr_opcode op,

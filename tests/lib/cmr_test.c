@@ -382,24 +382,25 @@ void t_loop_destroy(struct t_loop *l)
 	l->cq = NULL;
 }
 
-int t_loop_post(struct t_loop *l, struct ibv_send_wr *wr, int timeout_ms)
+int t_post_wait(struct ibv_qp *qp, struct ibv_cq *cq, uint64_t *wr_id,
+		struct ibv_send_wr *wr, int timeout_ms)
 {
 	struct ibv_send_wr *bad;
 	struct ibv_wc wc;
 	double deadline;
 	int ret, n;
 
-	wr->wr_id = ++l->wr_id;
+	wr->wr_id = ++*wr_id;
 	wr->send_flags |= IBV_SEND_SIGNALED;
 	wr->next = NULL;
-	ret = ibv_post_send(l->qp[0], wr, &bad);
+	ret = ibv_post_send(qp, wr, &bad);
 	if (ret) {
 		t_diag("post_send: %s", strerror(ret));
 		return -1;
 	}
 	deadline = t_now() + timeout_ms / 1000.0;
 	for (;;) {
-		n = ibv_poll_cq(l->cq, 1, &wc);
+		n = ibv_poll_cq(cq, 1, &wc);
 		if (n < 0) {
 			t_diag("poll_cq failed");
 			return -1;
@@ -419,6 +420,11 @@ int t_loop_post(struct t_loop *l, struct ibv_send_wr *wr, int timeout_ms)
 		}
 		usleep(100);
 	}
+}
+
+int t_loop_post(struct t_loop *l, struct ibv_send_wr *wr, int timeout_ms)
+{
+	return t_post_wait(l->qp[0], l->cq, &l->wr_id, wr, timeout_ms);
 }
 
 /* Messages of a t_loop_rdma() transfer, and how many are in flight. */

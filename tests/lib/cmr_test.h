@@ -123,6 +123,14 @@ void t_loop_destroy(struct t_loop *loop);
 int t_loop_post(struct t_loop *loop, struct ibv_send_wr *wr, int timeout_ms);
 
 /*
+ * The same for any QP: post wr signaled on qp with the next id from
+ * *wr_id, wait up to timeout_ms for its completion on cq (completions of
+ * earlier, timed-out requests are skipped). Returns as t_loop_post().
+ */
+int t_post_wait(struct ibv_qp *qp, struct ibv_cq *cq, uint64_t *wr_id,
+		struct ibv_send_wr *wr, int timeout_ms);
+
+/*
  * RDMA READ (remote -> local) or RDMA WRITE (local -> remote) of len bytes,
  * as messages of 1 MiB (at most max_msg_sz) with up to 8 in flight.
  * 0, or -1 after t_diag(). timeout_ms bounds the wait for each completion.

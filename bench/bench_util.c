@@ -1,0 +1,264 @@
+// SPDX-License-Identifier: GPL-2.0 OR Linux-OpenIB
+#define _GNU_SOURCE
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "bench_util.h"
+
+uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t parse_size(const char *text)
+{
+	char *end;
+	unsigned long long v;
+	unsigned int shift = 0;
+
+	errno = 0;
+	v = strtoull(text, &end, 10);
+	if (errno || end == text)
+		return 0;
+	switch (toupper((unsigned char)*end)) {
+	case '\0':
+		break;
+	case 'K':
+		shift = 10;
+		break;
+	case 'M':
+		shift = 20;
+		break;
+	case 'G':
+		shift = 30;
+		break;
+	default:
+		return 0;
+	}
+	if (*end && end[1] && strcasecmp(end + 1, "iB") && strcasecmp(end + 1, "B"))
+		return 0;
+	if (v > (UINT64_MAX >> shift))
+		return 0;
+	return (uint64_t)v << shift;
+}
+
+int parse_sizes(const char *text, uint64_t *sizes, int max)
+{
+	char *copy = strdup(text), *tok, *save = NULL;
+	int n = 0;
+
+	if (!copy)
+		return -1;
+	for (tok = strtok_r(copy, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		if (n == max || !(sizes[n] = parse_size(tok))) {
+			free(copy);
+			return -1;
+		}
+		n++;
+	}
+	free(copy);
+	return n ? n : -1;
+}
+
+const char *size_str(uint64_t bytes, char *buf, size_t len)
+{
+	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	unsigned int u = 0;
+
+	while (u < 4 && bytes >= 1024 && bytes % 1024 == 0) {
+		bytes /= 1024;
+		u++;
+	}
+	snprintf(buf, len, "%" PRIu64 " %s", bytes, units[u]);
+	return buf;
+}
+
+int bench_dev_open(const char *name, struct bench_dev *dev)
+{
+	struct ibv_device **list;
+	int i, n;
+
+	memset(dev, 0, sizeof(*dev));
+	if (!name)
+		name = getenv("CMR_RXE");
+	list = ibv_get_device_list(&n);
+	if (!list)
+		return errno ? errno : ENODEV;
+	for (i = 0; i < n; i++) {
+		if (name && *name && strcmp(ibv_get_device_name(list[i]), name))
+			continue;
+		dev->ctx = ibv_open_device(list[i]);
+		snprintf(dev->name, sizeof(dev->name), "%s",
+			 ibv_get_device_name(list[i]));
+		break;
+	}
+	ibv_free_device_list(list);
+	if (!dev->ctx)
+		return ENODEV;
+	dev->pd = ibv_alloc_pd(dev->ctx);
+	if (!dev->pd) {
+		int err = errno;
+
+		ibv_close_device(dev->ctx);
+		dev->ctx = NULL;
+		return err;
+	}
+	return 0;
+}
+
+void bench_dev_close(struct bench_dev *dev)
+{
+	if (dev->pd)
+		ibv_dealloc_pd(dev->pd);
+	if (dev->ctx)
+		ibv_close_device(dev->ctx);
+	memset(dev, 0, sizeof(*dev));
+}
+
+/* The numeric value after the word key in a record, if any. */
+static bool record_value(const char *rec, const char *key, uint64_t *value)
+{
+	size_t klen = strlen(key);
+	const char *p = rec;
+
+	while ((p = strstr(p, key))) {
+		bool starts = p == rec || isspace((unsigned char)p[-1]);
+
+		if (starts && isspace((unsigned char)p[klen])) {
+			char *end;
+
+			errno = 0;
+			*value = strtoull(p + klen, &end, 0);
+			if (!errno && end != p + klen)
+				return true;
+		}
+		p += klen;
+	}
+	return false;
+}
+
+/* A driver attribute: iproute2 prints it as drv_NAME (older ones: NAME). */
+static bool record_drv(const char *rec, const char *name, uint64_t *value)
+{
+	char key[64];
+
+	snprintf(key, sizeof(key), "drv_%s", name);
+	return record_value(rec, key, value) || record_value(rec, name, value);
+}
+
+int bench_mr_pages(uint32_t rkey, uint64_t *page_size, uint64_t *entries)
+{
+	FILE *f = popen("rdma -dd resource show mr 2>/dev/null", "r");
+	char *line = NULL, *rec = NULL;
+	size_t cap = 0, rlen = 0;
+	int ret = ENOENT;
+	uint64_t v;
+
+	if (!f)
+		return errno;
+	/* A record is a line starting with "dev " and its indented
+	 * continuation lines. The sentinel empty line ends the last one. */
+	for (;;) {
+		ssize_t n = getline(&line, &cap, f);
+		bool more = n >= 0;
+
+		if (!more || !strncmp(line, "dev ", 4)) {
+			if (rec && record_value(rec, "rkey", &v) && v == rkey) {
+				if (record_drv(rec, "page_size", page_size) &&
+				    record_drv(rec, "map_entries", entries))
+					ret = 0;
+				break;
+			}
+			free(rec);
+			rec = NULL;
+			rlen = 0;
+		}
+		if (!more)
+			break;
+		rec = realloc(rec, rlen + (size_t)n + 2);
+		if (!rec) {
+			ret = ENOMEM;
+			break;
+		}
+		/* Continuation lines join the record with a space. */
+		if (rlen)
+			rec[rlen++] = ' ';
+		memcpy(rec + rlen, line, (size_t)n + 1);
+		rlen += (size_t)n;
+	}
+	free(rec);
+	free(line);
+	pclose(f);
+	return ret;
+}
+
+int write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+	int ret = 0;
+
+	if (!f)
+		return -1;
+	if (fputs(text, f) < 0)
+		ret = -1;
+	if (fclose(f))
+		ret = -1;
+	return ret;
+}
+
+static long read_long(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	long v = -1;
+
+	if (!f)
+		return -1;
+	if (fscanf(f, "%ld", &v) != 1)
+		v = -1;
+	fclose(f);
+	return v;
+}
+
+static void pool_path(char *buf, size_t len, uint64_t page_size,
+		      const char *file)
+{
+	snprintf(buf, len, "/sys/kernel/mm/hugepages/hugepages-%" PRIu64 "kB/%s",
+		 page_size >> 10, file);
+}
+
+long hugetlb_set_pool(uint64_t page_size, unsigned long nr)
+{
+	char path[128], text[32];
+
+	pool_path(path, sizeof(path), page_size, "nr_hugepages");
+	snprintf(text, sizeof(text), "%lu\n", nr);
+	/* A partial grant is not an error for the kernel: read it back. */
+	if (write_file(path, text) && errno != ENOMEM && errno != EINVAL)
+		return -1;
+	return read_long(path);
+}
+
+long hugetlb_get_pool(uint64_t page_size)
+{
+	char path[128];
+
+	pool_path(path, sizeof(path), page_size, "nr_hugepages");
+	return read_long(path);
+}
+
+long hugetlb_free_pages(uint64_t page_size)
+{
+	char path[128];
+
+	pool_path(path, sizeof(path), page_size, "free_hugepages");
+	return read_long(path);
+}

@@ -1,0 +1,84 @@
+# Shared by the guest-side benchmark scripts; sourced.
+# shellcheck shell=bash
+set -u
+
+say() { echo "bench: $*" >&2; }
+die() { say "error: $*"; exit 1; }
+
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+CMR_ROOT=${CMR_ROOT:-$(cd "$BENCH_DIR/.." && pwd)}
+CMR_BUILD=${CMR_BUILD:-$CMR_ROOT/build}
+
+# The build tree's programs: cmr-bench and the perftest wrappers. The
+# driver exports CMR_BENCH_BIN / CMR_PERFTEST_BIN; the defaults are the
+# project's build (build/user).
+CMR_BENCH_BIN=${CMR_BENCH_BIN:-$CMR_BUILD/user/bench/cmr-bench}
+CMR_PERFTEST_BIN=${CMR_PERFTEST_BIN:-$CMR_BUILD/user/perftest-patches/bin}
+
+# parse_common ARGS...: --out DIR, --repeats N, --smoke.
+OUT= REPEATS= SMOKE=0
+parse_common() {
+	while [ $# -gt 0 ]; do
+		case $1 in
+		--out) OUT=$2 && shift ;;
+		--repeats) REPEATS=$2 && shift ;;
+		--smoke) SMOKE=1 ;;
+		*) die "unknown option $1" ;;
+		esac
+		shift
+	done
+	[ -n "$OUT" ] || die "--out DIR is required"
+	mkdir -p "$OUT" || die "cannot create $OUT"
+}
+
+mem_total_bytes() { echo $(($(awk '/^MemTotal:/ { print $2 }' /proc/meminfo) * 1024)); }
+
+# Transparent huge pages as Debian ships them (madvise): memalign()
+# buffers get 4 KiB pages unless they ask. Recorded in the conditions.
+set_thp() {
+	local f=/sys/kernel/mm/transparent_hugepage/enabled
+	[ -w "$f" ] && echo "$1" >"$f" 2>/dev/null
+	return 0
+}
+
+# conditions PART: key=value lines describing where the numbers come from.
+conditions() {
+	local thp model accel dbg=
+	thp=$(sed -E 's/.*\[([a-z]+)\].*/\1/' /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null)
+	model=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+	# The driver says; else QEMU's TCG names itself in the CPU model.
+	accel=${CMR_BENCH_ACCEL:-}
+	if [ -z "$accel" ]; then
+		case $model in *TCG*) accel=tcg ;; *) accel=unknown ;; esac
+	fi
+	[ -e /sys/kernel/debug/kmemleak ] && dbg="$dbg kmemleak"
+	[ -e /proc/lockdep ] && dbg="$dbg lockdep"
+	cat <<-EOC
+		part=$1
+		date=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+		kernel=$(uname -r)
+		kernel_version=$(cat /proc/version)
+		accel=$accel
+		cpus=$(nproc)
+		cpu_model=$model
+		mem_total_mib=$(($(mem_total_bytes) >> 20))
+		numa_nodes=$(ls -d /sys/devices/system/node/node* 2>/dev/null | wc -l)
+		thp=$thp
+		kernel_debug=${dbg# }
+		rdma_device=${CMR_RXE:-}
+		perftest=$(dpkg-query -W -f='${Version}' perftest 2>/dev/null)
+		rdma_core=$(dpkg-query -W -f='${Version}' rdma-core 2>/dev/null)
+		smoke=$SMOKE
+		repeats=$REPEATS
+	EOC
+}
+
+# Records the kernel's free-memory picture (buddy allocator orders).
+memory_state() {
+	echo "## $1"
+	echo "# /proc/buddyinfo (free blocks per order 0..10)"
+	cat /proc/buddyinfo
+	echo "# /proc/meminfo"
+	grep -E '^(MemTotal|MemFree|MemAvailable|Cached|Shmem|AnonPages|Mlocked|HugePages_Total|Hugepagesize):' /proc/meminfo
+	echo
+}

@@ -1,0 +1,572 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0 OR Linux-OpenIB
+"""Turns a benchmark run directory into tables, plots and a Markdown report.
+
+    report.py DIR [--check] [--image-prefix PREFIX]
+
+Reads what the guest scripts wrote into DIR (readbw.csv, setup.csv,
+frag.csv, conditions-*.txt; any subset), writes into DIR:
+
+    summary-readbw.csv, summary-setup.csv, summary-translation.csv,
+    summary-frag.csv     medians, minima, maxima per group
+    *.png                plots (gnuplot, pngcairo)
+    results.md           the report: conditions, tables, plots, ratios
+
+--check validates the raw CSVs (header, field count, numbers) and fails
+(status 1) on anything malformed or on a part with no successful
+measurement. --image-prefix is put in front of the image names in
+results.md (bench.sh uses it for the README copy).
+
+Standard library only; gnuplot draws the plots.
+"""
+import csv
+import math
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+
+HEADERS = {
+    "readbw.csv": "repeat,backing,bytes,iterations,bw_peak_mbs,bw_avg_mbs,msg_rate_mpps",
+    "readbw-runs.csv": "repeat,backing,status,seconds,server_rc,client_rc,rows,invalid_rows",
+    "setup.csv": "repeat,size,backing,status,map_length,pool_ns,alloc_ns,touch_ns,"
+                 "reg_ns,setup_ns,dereg_ns,free_ns,release_ns,page_size,map_entries,pages_from",
+    "frag.csv": "condition,attempt,size,method,status,ns,granted",
+}
+TEXT_FIELDS = {"backing", "status", "pages_from", "condition", "method"}
+
+READBW_ORDER = ["memalign", "huge", "contig"]
+READBW_LABEL = {"memalign": "memalign", "huge": "hugetlb 2M (--use_hugepages)",
+                "contig": "contiguous (--contig)"}
+SETUP_ORDER = ["contig", "memalign", "huge2m", "huge1g", "memset"]
+SETUP_LABEL = {"contig": "contiguous MR", "memalign": "memalign+touch+reg",
+               "huge2m": "hugetlb 2M+touch+reg", "huge1g": "hugetlb 1G+touch+reg",
+               "memset": "memset (bound)"}
+FRAG_ORDER = ["contig", "huge1g", "huge2m"]
+FRAG_LABEL = {"contig": "contiguous MR", "huge1g": "hugetlb 1G pool growth",
+              "huge2m": "hugetlb 2M pool growth"}
+FRAG_CONDITIONS = ["clean", "movable", "pinned"]
+
+# rxe (6.1, and with the series): an MR's map is an array of pointers to
+# struct rxe_map, each holding RXE_BUF_PER_MAP = PAGE_SIZE /
+# sizeof(struct rxe_phys_buf) = 4096 / 16 = 256 entries (u64 addr, u64
+# size). See docs/benchmarks.md.
+RXE_PHYS_BUF = 16
+RXE_MAP = 4096
+RXE_BUF_PER_MAP = RXE_MAP // RXE_PHYS_BUF
+POINTER = 8
+MTT_ENTRY = 8  # a hardware MTT entry (mlx5: one 64-bit address), for scale
+
+
+def rxe_map_bytes(entries):
+    maps = -(-entries // RXE_BUF_PER_MAP)
+    return maps * (RXE_MAP + POINTER)
+
+
+class Problems(Exception):
+    pass
+
+
+def read_csv(path, check):
+    name = os.path.basename(path)
+    with open(path, newline="") as f:
+        lines = f.read().splitlines()
+    if not lines:
+        raise Problems(f"{name}: empty")
+    want = HEADERS[name]
+    if lines[0] != want:
+        raise Problems(f"{name}: header {lines[0]!r}, expected {want!r}")
+    fields = want.split(",")
+    rows = []
+    for n, row in enumerate(csv.reader(lines[1:]), start=2):
+        if len(row) != len(fields):
+            raise Problems(f"{name}:{n}: {len(row)} fields, expected {len(fields)}")
+        rec = {}
+        for k, v in zip(fields, row):
+            if k in TEXT_FIELDS:
+                if not v:
+                    raise Problems(f"{name}:{n}: empty {k}")
+                rec[k] = v
+            else:
+                try:
+                    rec[k] = float(v) if "." in v else int(v)
+                except ValueError:
+                    raise Problems(f"{name}:{n}: {k}={v!r} is not a number") from None
+        rows.append(rec)
+    return rows
+
+
+def stats(values):
+    values = sorted(values)
+    if not values:
+        return None
+    return {"n": len(values), "median": statistics.median(values),
+            "min": values[0], "max": values[-1]}
+
+
+def size_label(b):
+    b = int(b)
+    for unit, shift in (("GiB", 30), ("MiB", 20), ("KiB", 10)):
+        if b >= 1 << shift and b % (1 << shift) == 0:
+            return f"{b >> shift} {unit}"
+    return f"{b} B"
+
+
+def time_label(ns):
+    if ns >= 1e9:
+        return f"{ns / 1e9:.2f} s"
+    if ns >= 1e6:
+        return f"{ns / 1e6:.1f} ms"
+    if ns >= 1e3:
+        return f"{ns / 1e3:.0f} µs"
+    return f"{ns:.0f} ns"
+
+
+def cell(st, fmt):
+    if not st:
+        return "–"
+    if st["n"] == 1:
+        return fmt(st["median"])
+    return f"{fmt(st['median'])} [{fmt(st['min'])}–{fmt(st['max'])}]"
+
+
+def md_table(header, rows, left=1):
+    out = ["| " + " | ".join(header) + " |",
+           "|" + "|".join(" --- " if i < left else " ---: " for i in range(len(header))) + "|"]
+    out += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    return "\n".join(out)
+
+
+def write_csv(path, header, rows):
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(header)
+        w.writerows(rows)
+
+
+# ---- plots ----------------------------------------------------------------
+
+def gnuplot_available():
+    return shutil.which("gnuplot") is not None
+
+
+def plot(outdir, name, title, xlabel, ylabel, series, logx=2, logy=False,
+         hline=None, xtics_bytes=True, with_err=True):
+    """series: list of (label, [(x, y, ymin, ymax)]). Returns the PNG name."""
+    if not gnuplot_available() or not any(pts for _, pts in series):
+        return None
+    datfiles = []
+    for i, (label, pts) in enumerate(series):
+        dat = os.path.join(outdir, f".{name}.{i}.dat")
+        with open(dat, "w") as f:
+            for x, y, lo, hi in pts:
+                f.write(f"{x} {y} {lo} {hi}\n")
+        datfiles.append((label, dat, bool(pts)))
+    png = f"{name}.png"
+    lines = [
+        "set terminal pngcairo size 1000,600 font ',10'",
+        f"set output '{os.path.join(outdir, png)}'",
+        f"set title '{title}'",
+        f"set xlabel '{xlabel}'",
+        f"set ylabel '{ylabel}'",
+        "set termoption noenhanced",
+        "set offsets graph 0.03, graph 0.03, 0, 0",
+        "set grid",
+        "set key outside right top",
+    ]
+    if logx:
+        lines.append(f"set logscale x {logx}")
+    if logy:
+        lines.append("set logscale y 10")
+    if xtics_bytes:
+        xs = sorted({x for _, pts in series for x, *_ in pts})
+        step = max(1, len(xs) // 12)
+        tics = ", ".join(f"'{size_label(x)}' {x}" for x in xs[::step])
+        lines.append(f"set xtics ({tics}) rotate by -45")
+    plots = []
+    for label, dat, nonempty in datfiles:
+        if not nonempty:
+            continue
+        style = "with yerrorlines" if with_err else "with linespoints"
+        cols = "1:2:3:4" if with_err else "1:2"
+        plots.append(f"'{dat}' using {cols} {style} title '{label}'")
+    if hline is not None:
+        plots.append(f"{hline} with lines dashtype 2 lc 'gray' title ''")
+    lines.append("plot " + ", ".join(plots))
+    script = os.path.join(outdir, f".{name}.gp")
+    with open(script, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    res = subprocess.run(["gnuplot", script], capture_output=True, text=True)
+    for _, dat, _ in datfiles:
+        os.unlink(dat)
+    os.unlink(script)
+    if res.returncode != 0:
+        sys.stderr.write(f"report: gnuplot {name}: {res.stderr}\n")
+        return None
+    return png
+
+
+# ---- parts ----------------------------------------------------------------
+
+def part_readbw(d, rows, runs, md, img):
+    groups = {}
+    for r in rows:
+        groups.setdefault((r["bytes"], r["backing"]), []).append(r["bw_avg_mbs"])
+    sizes = sorted({b for b, _ in groups})
+    st = {k: stats(v) for k, v in groups.items()}
+    summary, table = [], []
+    ratios = {b: [] for b in READBW_ORDER}
+    for s in sizes:
+        base = st.get((s, "memalign"))
+        line = [size_label(s)]
+        for b in READBW_ORDER:
+            x = st.get((s, b))
+            ratio = x["median"] / base["median"] if x and base and base["median"] else None
+            if ratio and b != "memalign":
+                ratios[b].append((s, ratio))
+            line.append(cell(x, lambda v: f"{v:.3g}"))
+            if b != "memalign":
+                line.append(f"{ratio:.2f}" if ratio else "–")
+            if x:
+                summary.append([s, b, x["n"], x["median"], x["min"], x["max"],
+                                f"{ratio:.4f}" if ratio else ""])
+        table.append(line)
+    write_csv(os.path.join(d, "summary-readbw.csv"),
+              ["bytes", "backing", "runs", "bw_avg_median", "bw_avg_min",
+               "bw_avg_max", "ratio_vs_memalign"], summary)
+
+    md.append("### 1. ib_read_bw -a: memalign vs --use_hugepages vs --contig\n")
+    nruns = {}
+    for r in runs:
+        nruns.setdefault(r["backing"], [0, 0])
+        nruns[r["backing"]][0 if r["status"] == "ok" else 1] += 1
+    dropped = sum(int(r["invalid_rows"]) for r in runs)
+    md.append("Average bandwidth (perftest's BW average column, MB/s, median [min–max] "
+              "over the runs), and the ratio of the medians to memalign. Runs completed: " +
+              ", ".join(f"{b} {v[0]}/{v[0] + v[1]}" for b, v in nruns.items()) +
+              f"; result rows dropped because perftest's clock calibration failed: "
+              f"{dropped}.\n")
+    header = ["size", "memalign", "hugetlb", "ratio", "contig", "ratio"]
+    md.append(md_table(header, table) + "\n")
+    for b in ("huge", "contig"):
+        big = [r for s, r in ratios[b] if 65536 <= s <= 8 << 20]
+        if big:
+            gm = math.exp(sum(math.log(r) for r in big) / len(big))
+            md.append(f"- {READBW_LABEL[b]}: geometric mean of the ratio over 64 KiB – 8 MiB "
+                      f"= {gm:.3f} ({(gm - 1) * 100:+.1f} %), range "
+                      f"{min(big):.2f} – {max(big):.2f}.")
+    md.append("")
+    series = [(READBW_LABEL[b], [(s, st[(s, b)]["median"], st[(s, b)]["min"],
+                                  st[(s, b)]["max"]) for s in sizes if (s, b) in st])
+              for b in READBW_ORDER]
+    png = plot(d, "readbw", "ib_read_bw -a on rxe: average bandwidth", "message size",
+               "MB/s (perftest BW average)", series)
+    if png:
+        md.append(f"![ib_read_bw bandwidth]({img}{png})\n")
+    series = [(READBW_LABEL[b], [(s, r, r, r) for s, r in ratios[b]])
+              for b in ("huge", "contig")]
+    png = plot(d, "readbw-ratio", "ib_read_bw: median bandwidth relative to memalign",
+               "message size", "ratio to memalign", series, hline=1, with_err=False)
+    if png:
+        md.append(f"![ib_read_bw ratio]({img}{png})\n")
+    return bool(rows)
+
+
+def part_setup(d, rows, md, img):
+    ok = [r for r in rows if r["status"] == "ok"]
+    sizes = sorted({r["size"] for r in rows})
+    groups = {}
+    for r in ok:
+        groups.setdefault((r["size"], r["backing"]), []).append(r)
+    tried = {}
+    for r in rows:
+        tried.setdefault((r["size"], r["backing"]), []).append(r["status"])
+
+    def st(size, b, field):
+        g = groups.get((size, b))
+        return stats([r[field] for r in g]) if g else None
+
+    summary, setup_t, release_t = [], [], []
+    for s in sizes:
+        sl, rl = [size_label(s)], [size_label(s)]
+        for b in SETUP_ORDER:
+            x = st(s, b, "setup_ns")
+            y = st(s, b, "release_ns") if b != "memset" else None
+            fails = [v for v in tried.get((s, b), []) if v != "ok"]
+            note = f" ({len(fails)}× {','.join(sorted(set(fails)))})" if fails else ""
+            sl.append(cell(x, time_label) + note)
+            if b != "memset":
+                rl.append(cell(y, time_label))
+            if x:
+                summary.append([s, b, x["n"], len(tried.get((s, b), [])), x["median"],
+                                x["min"], x["max"], y["median"] if y else "",
+                                y["min"] if y else "", y["max"] if y else ""])
+        m = st(s, "memset", "setup_ns")
+        sl.append(f"{s / m['median']:.2f} GB/s" if m else "–")
+        c, a = st(s, "contig", "setup_ns"), st(s, "memalign", "setup_ns")
+        sl.append(f"{a['median'] / c['median']:.2f}" if c and a else "–")
+        setup_t.append(sl)
+        release_t.append(rl)
+    write_csv(os.path.join(d, "summary-setup.csv"),
+              ["size", "backing", "ok", "tried", "setup_ns_median", "setup_ns_min",
+               "setup_ns_max", "release_ns_median", "release_ns_min", "release_ns_max"],
+              summary)
+
+    md.append("### 2. Set-up cost of a registered buffer\n")
+    md.append("Time until a buffer of that size is allocated, zeroed (first touch), "
+              "mapped and registered — median [min–max] over the repeats; memset is "
+              "one pass of writes over an already present buffer of the same size in "
+              "the same run, the physical bound for handing out zeroed memory. "
+              "hugetlb times exclude reserving the pool (done beforehand, as hugetlb "
+              "requires). The last column is memalign's time divided by the "
+              "contiguous MR's: above 1 the contiguous MR is faster.\n")
+    md.append(md_table(["size"] + [SETUP_LABEL[b] for b in SETUP_ORDER] +
+                       ["memset bandwidth", "memalign ÷ contig"], setup_t) + "\n")
+    md.append("Release (deregistration + freeing):\n")
+    md.append(md_table(["size"] + [SETUP_LABEL[b] for b in SETUP_ORDER if b != "memset"],
+                       release_t) + "\n")
+    if sizes:
+        big = max(s for s in sizes if any((s, b) in groups for b in SETUP_ORDER))
+        parts = []
+        for b in ("contig", "memalign", "huge2m", "huge1g"):
+            if (big, b) not in groups:
+                continue
+            g = groups[(big, b)]
+            med = {f: statistics.median(r[f] for r in g)
+                   for f in ("alloc_ns", "touch_ns", "reg_ns", "pool_ns")}
+            parts.append([SETUP_LABEL[b], time_label(med["alloc_ns"]),
+                          time_label(med["touch_ns"]), time_label(med["reg_ns"]),
+                          time_label(med["pool_ns"]) if med["pool_ns"] else "–"])
+        md.append(f"Where the time goes at {size_label(big)} (medians; for the contiguous "
+                  "MR allocation, zeroing, mapping and registration are one call):\n")
+        md.append(md_table(["backing", "allocate", "first touch", "register",
+                            "(pool reservation, untimed)"], parts) + "\n")
+    series = []
+    for b in SETUP_ORDER:
+        pts = []
+        for s in sizes:
+            x = st(s, b, "setup_ns")
+            if x:
+                pts.append((s, x["median"] / 1e6, x["min"] / 1e6, x["max"] / 1e6))
+        series.append((SETUP_LABEL[b], pts))
+    png = plot(d, "setup", "Time to a usable registered buffer", "buffer size",
+               "ms", series, logy=True)
+    if png:
+        md.append(f"![set-up cost]({img}{png})\n")
+    series = []
+    for b in SETUP_ORDER[:-1]:
+        pts = []
+        for s in sizes:
+            x = st(s, b, "release_ns")
+            if x:
+                pts.append((s, x["median"] / 1e6, x["min"] / 1e6, x["max"] / 1e6))
+        series.append((SETUP_LABEL[b], pts))
+    png = plot(d, "release", "Release: deregister + free", "buffer size", "ms",
+               series, logy=True)
+    if png:
+        md.append(f"![release cost]({img}{png})\n")
+    return bool(ok)
+
+
+def part_translation(d, rows, md, img):
+    seen = {}
+    for r in rows:
+        if r["status"] == "ok" and r["pages_from"] != "none" and r["backing"] != "memset":
+            seen.setdefault((r["size"], r["backing"]), r)
+    sizes = sorted({s for s, _ in seen})
+    table, summary = [], []
+    for s in sizes:
+        for b in SETUP_ORDER[:-1]:
+            r = seen.get((s, b))
+            if not r:
+                continue
+            e = int(r["map_entries"])
+            table.append([size_label(s), SETUP_LABEL[b], size_label(r["page_size"]), f"{e:,}",
+                          f"{rxe_map_bytes(e):,}", f"{e * MTT_ENTRY:,}", r["pages_from"]])
+            summary.append([s, b, r["page_size"], e, rxe_map_bytes(e), e * MTT_ENTRY,
+                            r["pages_from"]])
+    write_csv(os.path.join(d, "summary-translation.csv"),
+              ["size", "backing", "device_page_size", "map_entries", "rxe_map_bytes",
+               "mtt_bytes_at_8B", "from"], summary)
+    md.append("### 3. Translation cost: device page size and map entries\n")
+    if not table:
+        md.append("No MR reported its device pages (a kernel without the rxe "
+                  "restrack patch shows no page_size/map_entries).\n")
+        return False
+    md.append("Per MR, from `rdma resource show mr -dd` (rxe's driver attributes "
+              "page_size and map_entries; `lib`: from ibv_query_contig_mr() when rdma "
+              "showed nothing). rxe map bytes = ⌈entries / 256⌉ × (4096 + 8): rxe keeps "
+              "256 16-byte {addr, size} entries per 4 KiB struct rxe_map plus one "
+              "pointer per map (docs/benchmarks.md). The MTT column is what a NIC "
+              "with 8-byte translation entries would hold, for scale.\n")
+    md.append(md_table(["size", "backing", "device page", "map entries", "rxe map bytes",
+                        "MTT bytes (8 B/entry)", "from"], table, left=2) + "\n")
+    series = []
+    for b in SETUP_ORDER[:-1]:
+        pts = [(s, seen[(s, b)]["map_entries"], seen[(s, b)]["map_entries"],
+                seen[(s, b)]["map_entries"]) for s in sizes if (s, b) in seen]
+        series.append((SETUP_LABEL[b], pts))
+    png = plot(d, "translation", "Translation entries per MR (rxe)", "buffer size",
+               "map entries", series, logy=True, with_err=False)
+    if png:
+        md.append(f"![map entries]({img}{png})\n")
+    return True
+
+
+def part_frag(d, rows, md, img, conds):
+    groups = {}
+    for r in rows:
+        groups.setdefault((r["condition"], r["size"], r["method"]), []).append(r)
+    conditions = [c for c in FRAG_CONDITIONS if any(k[0] == c for k in groups)]
+    conditions += sorted({k[0] for k in groups} - set(conditions))
+    sizes = sorted({k[1] for k in groups})
+    summary = []
+    md.append("### 4. Fragmentation: contiguous MRs vs run-time hugetlb pages\n")
+    w = conds
+    md.append("Success rate and latency (median [min–max] of the successful "
+              "attempts). clean: nothing else running; movable: "
+              f"{w.get('workload_pagecache', '?')} of tmpfs page cache and "
+              f"{w.get('workload_anon', '?')} of anonymous memory with every other "
+              f"64 KiB released; pinned: the same plus one long-term pinned page "
+              f"(an MR) every {w.get('workload_pin_stride', '?')} over "
+              f"{w.get('workload_pin_span', '?')}. The pool growth only takes the "
+              "pages (no zeroing, mapping or registration); the contiguous MR does "
+              "all of it.\n")
+    for c in conditions:
+        table = []
+        for s in sizes:
+            line = [size_label(s)]
+            for m in FRAG_ORDER:
+                g = groups.get((c, s, m))
+                if not g:
+                    line.append("–")
+                    continue
+                good = [r["ns"] for r in g if r["status"] == "ok"]
+                x = stats(good)
+                fails = sorted({r["status"] for r in g if r["status"] != "ok"})
+                line.append(f"{len(good)}/{len(g)} " + (cell(x, time_label) if x else "") +
+                            (f" ({','.join(fails)})" if fails else ""))
+                summary.append([c, s, m, len(good), len(g), x["median"] if x else "",
+                                x["min"] if x else "", x["max"] if x else ""])
+            table.append(line)
+        md.append(f"**{c}**\n")
+        md.append(md_table(["size"] + [FRAG_LABEL[m] for m in FRAG_ORDER], table) + "\n")
+    write_csv(os.path.join(d, "summary-frag.csv"),
+              ["condition", "size", "method", "ok", "attempts", "ns_median", "ns_min",
+               "ns_max"], summary)
+    series = []
+    for c in conditions:
+        for m in FRAG_ORDER:
+            pts = []
+            for s in sizes:
+                g = groups.get((c, s, m))
+                if g:
+                    rate = sum(r["status"] == "ok" for r in g) / len(g)
+                    pts.append((s, rate * 100, rate * 100, rate * 100))
+            series.append((f"{c}: {FRAG_LABEL[m]}", pts))
+    png = plot(d, "frag", "Success rate under fragmentation", "size", "% successful",
+               series, with_err=False)
+    if png:
+        md.append(f"![fragmentation]({img}{png})\n")
+    return any(r["status"] == "ok" for r in rows)
+
+
+def read_conditions(d):
+    conds = {}
+    for name in sorted(os.listdir(d)):
+        if name.startswith("conditions-") and name.endswith(".txt"):
+            part = name[len("conditions-"):-4]
+            with open(os.path.join(d, name)) as f:
+                for line in f:
+                    if "=" in line:
+                        k, v = line.rstrip("\n").split("=", 1)
+                        conds.setdefault(part, {})[k] = v
+    return conds
+
+
+def conditions_md(conds, md):
+    keys = ["date", "kernel", "accel", "cpus", "cpu_model", "mem_total_mib", "numa_nodes",
+            "thp", "kernel_debug", "rdma_device", "perftest", "rdma_core", "repeats",
+            "iterations", "sizes", "backings", "smoke", "host_cpus", "host_cpu_model",
+            "host_load", "host_qemu_running", "git_commit"]
+    parts = sorted(conds)
+    rows = []
+    for k in keys:
+        vals = [conds[p].get(k, "") for p in parts]
+        if any(vals):
+            rows.append([k] + vals)
+    md.append("Conditions (per part, as the guest recorded them; `host`: the host at "
+              "the start):\n")
+    md.append(md_table(["", *parts], rows, left=len(parts) + 1) + "\n")
+
+
+def host_load_md(d, md):
+    path = os.path.join(d, "host-load.csv")
+    if not os.path.exists(path):
+        return
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    try:
+        load = [float(r["load1"]) for r in rows]
+        guests = [int(r["qemu_guests"]) for r in rows]
+    except (KeyError, ValueError):
+        return
+    if load:
+        md.append(f"Host during the run (sampled every 30 s, {len(load)} samples): "
+                  f"1-minute load median {statistics.median(load):.1f}, max "
+                  f"{max(load):.1f} on {os.cpu_count()} CPUs; QEMU guests running "
+                  f"(this one included) up to {max(guests)}. Other guests on the "
+                  "same cores slow the emulated CPU down and widen the spread.\n")
+
+
+def main(argv):
+    args = [a for a in argv[1:] if not a.startswith("--")]
+    check = "--check" in argv
+    img = ""
+    if "--image-prefix" in argv:
+        img = argv[argv.index("--image-prefix") + 1]
+        args.remove(img)
+    if len(args) != 1:
+        sys.stderr.write(__doc__)
+        return 2
+    d = args[0]
+    data = {}
+    try:
+        for name in HEADERS:
+            p = os.path.join(d, name)
+            if os.path.exists(p):
+                data[name] = read_csv(p, check)
+    except Problems as e:
+        sys.stderr.write(f"report: {e}\n")
+        return 1
+    if not data:
+        sys.stderr.write(f"report: no benchmark data in {d}\n")
+        return 1
+    conds = read_conditions(d)
+    md = ["## Benchmark results", ""]
+    good = {}
+    if conds:
+        conditions_md(conds, md)
+    host_load_md(d, md)
+    md.append("How to read these numbers, and what rxe under TCG can and cannot show: "
+              "[docs/benchmarks.md](docs/benchmarks.md).\n")
+    if "readbw.csv" in data:
+        good["readbw"] = part_readbw(d, data["readbw.csv"], data.get("readbw-runs.csv", []),
+                                     md, img)
+    if "setup.csv" in data:
+        good["setup"] = part_setup(d, data["setup.csv"], md, img)
+        part_translation(d, data["setup.csv"], md, img)
+    if "frag.csv" in data:
+        good["frag"] = part_frag(d, data["frag.csv"], md, img, conds.get("frag", {}))
+    with open(os.path.join(d, "results.md"), "w") as f:
+        f.write("\n".join(md) + "\n")
+    bad = [p for p, ok in good.items() if not ok]
+    if check and bad:
+        sys.stderr.write(f"report: no successful measurement in: {', '.join(bad)}\n")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,120 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0 OR Linux-OpenIB
+"""Host test of bench/report.py on made-up data (no guest, no device).
+
+Well-formed input of every part gives every table, plot and summary; a
+malformed CSV (bad header, missing field, text for a number) and a part
+without one successful measurement fail --check. Exit 0 pass, 1 fail,
+77 skip (no gnuplot).
+"""
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPORT = os.path.join(HERE, "..", "report.py")
+PNG = b"\x89PNG"
+
+
+def write(d, name, text):
+    with open(os.path.join(d, name), "w") as f:
+        f.write(text)
+
+
+def fixture(d):
+    rnd = random.Random(1)
+    rows = ["repeat,backing,bytes,iterations,bw_peak_mbs,bw_avg_mbs,msg_rate_mpps"]
+    runs = ["repeat,backing,status,seconds,server_rc,client_rc,rows,invalid_rows"]
+    for r in range(3):
+        for b in ("memalign", "huge", "contig"):
+            runs.append(f"{r},{b},ok,40.0,0,0,23,0")
+            for e in range(1, 24):
+                bw = min(20.0, 2 ** e / 1000) * rnd.uniform(0.9, 1.1)
+                rows.append(f"{r},{b},{2 ** e},20,{bw:.2f},{bw:.2f},0.010000")
+    write(d, "readbw.csv", "\n".join(rows) + "\n")
+    write(d, "readbw-runs.csv", "\n".join(runs) + "\n")
+    rows = ["repeat,size,backing,status,map_length,pool_ns,alloc_ns,touch_ns,reg_ns,"
+            "setup_ns,dereg_ns,free_ns,release_ns,page_size,map_entries,pages_from"]
+    for r in range(2):
+        for s in (2 << 20, 64 << 20, 1 << 30):
+            for b in ("contig", "memalign", "huge2m", "huge1g", "memset"):
+                page = {"contig": s, "memalign": 4096, "huge2m": 2 << 20,
+                        "huge1g": min(s, 1 << 30)}.get(b, 0)
+                status = "pool-short" if (b, s, r) == ("huge1g", 1 << 30, 1) else "ok"
+                a, t, g = (rnd.randint(1000, 10 ** 8) for _ in range(3))
+                src = "rdma" if r == 0 and b != "memset" else "none"
+                rows.append(f"{r},{s},{b},{status},{s},0,{a},{t},{g},{a + t + g},1,2,3,"
+                            f"{page},{s // page if page else 0},{src}")
+    write(d, "setup.csv", "\n".join(rows) + "\n")
+    rows = ["condition,attempt,size,method,status,ns,granted"]
+    for c in ("clean", "movable", "pinned"):
+        for a in range(2):
+            for s in (2 << 20, 64 << 20, 1 << 30):
+                for m in ("contig", "huge1g", "huge2m"):
+                    ok = not (c == "pinned" and s >= 64 << 20)
+                    st = "ok" if ok else ("ENOMEM" if m == "contig" else "short")
+                    rows.append(f"{c},{a},{s},{m},{st},{rnd.randint(10 ** 5, 10 ** 9)},"
+                                f"{s if ok else 0}")
+    write(d, "frag.csv", "\n".join(rows) + "\n")
+    write(d, "conditions-setup.txt", "part=setup\naccel=tcg\nkernel=6.1.0\nsizes=2M,64M,1G\n")
+
+
+def run(d):
+    return subprocess.run([sys.executable, REPORT, d, "--check"], capture_output=True,
+                          text=True)
+
+
+def main():
+    if not shutil.which("gnuplot"):
+        print("skip - no gnuplot")
+        return 77
+    failures = 0
+
+    def check(cond, what):
+        nonlocal failures
+        print(("ok - " if cond else "not ok - ") + what)
+        failures += not cond
+
+    with tempfile.TemporaryDirectory() as d:
+        fixture(d)
+        res = run(d)
+        check(res.returncode == 0, f"well-formed data passes --check ({res.stderr.strip()})")
+        for png in ("readbw", "readbw-ratio", "setup", "release", "translation", "frag"):
+            p = os.path.join(d, png + ".png")
+            with open(p, "rb") if os.path.exists(p) else open(os.devnull, "rb") as f:
+                check(f.read(4) == PNG, f"{png}.png is a PNG")
+        with open(os.path.join(d, "results.md")) as f:
+            md = f.read()
+        for sect in ("### 1.", "### 2.", "### 3.", "### 4.", "**pinned**"):
+            check(sect in md, f"results.md has {sect}")
+        check("| 1 GiB | memalign+touch+reg | 4 KiB | 262,144 | 4,202,496 |" in md,
+              "rxe map bytes of 1 GiB of 4 KiB pages = 1024 x (4096 + 8)")
+        check("0/2" in md and "ENOMEM" in md, "failed attempts are counted and named")
+        for name in ("summary-readbw.csv", "summary-setup.csv", "summary-translation.csv",
+                     "summary-frag.csv"):
+            check(os.path.getsize(os.path.join(d, name)) > 0, f"{name} written")
+
+    bad_cases = {
+        "bad header": ("setup.csv", lambda t: t.replace("repeat,size", "repeat,sz", 1)),
+        "missing field": ("frag.csv", lambda t: t.replace(",ok,", ",ok", 1)),
+        "text for a number": ("readbw.csv", lambda t: t.replace(",20,", ",twenty,", 1)),
+        "no success": ("frag.csv", lambda t: t.replace(",ok,", ",ENOMEM,")),
+    }
+    for what, (name, mangle) in bad_cases.items():
+        with tempfile.TemporaryDirectory() as d:
+            fixture(d)
+            p = os.path.join(d, name)
+            with open(p) as f:
+                text = f.read()
+            with open(p, "w") as f:
+                f.write(mangle(text))
+            res = run(d)
+            check(res.returncode == 1, f"{what} in {name} fails --check: {res.stderr.strip()}")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# CI's check of the benchmarks: one part in its --smoke form, in the guest
+# (loop set-up), then the report over its output. Passes when the raw CSV
+# is well-formed with at least one successful measurement (report.py
+# --check), the part's plots are PNG files and results.md has its section.
+#   smoke.sh PART CMR_BENCH_BIN PERFTEST_BIN_DIR
+set -u
+part=${1:?part} bench_bin=${2:?cmr-bench} perftest_bin=${3:?perftest wrapper dir}
+here=$(cd "$(dirname "$0")/.." && pwd)
+fail() { echo "not ok - $*"; exit 1; }
+[ -n "${CMR_RXE:-}" ] || { echo "skip - needs the loop set-up"; exit 77; }
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+start=$(date +%s)
+CMR_BENCH_BIN=$bench_bin CMR_PERFTEST_BIN=$perftest_bin \
+	bash "$here/guest/$part.sh" --smoke --out "$out" || {
+	tail -n 20 "$out"/*.txt 2>/dev/null
+	fail "$part.sh --smoke failed"
+}
+secs=$(($(date +%s) - start))
+# A kernel without the series: the contiguous back end reports it, and
+# every contiguous measurement failed the same way.
+python3 "$here/report.py" "$out" --check || fail "report.py --check"
+case $part in
+readbw) csvs="readbw.csv readbw-runs.csv" pngs="readbw readbw-ratio" sect="### 1." ;;
+setup) csvs="setup.csv" pngs="setup release translation" sect="### 2." ;;
+frag) csvs="frag.csv" pngs="frag" sect="### 4." ;;
+*) fail "unknown part $part" ;;
+esac
+for f in $csvs; do
+	[ "$(wc -l <"$out/$f")" -ge 2 ] || fail "$f has no rows"
+done
+for p in $pngs; do
+	[ "$(head -c 4 "$out/$p.png" 2>/dev/null | od -An -tx1 | tr -d ' ')" = 89504e47 ] ||
+		fail "$p.png is missing or not a PNG"
+done
+grep -q "^$sect" "$out/results.md" || fail "results.md has no section $sect"
+grep -q '^| ' "$out/results.md" || fail "results.md has no table"
+sed -n "/^$sect/,/^### /p" "$out/results.md" | head -n 40 | sed 's/^/# /'
+echo "ok - bench $part --smoke: $(($(wc -l <"$out/${csvs%% *}") - 1)) rows, plots $pngs, in $secs s"

@@ -1,0 +1,492 @@
+// SPDX-License-Identifier: GPL-2.0 OR Linux-OpenIB
+/*
+ * kt: helpers of the kernel tests. See kt.h.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "contig_mr.h"
+#include "kt.h"
+#include "uverbs_cmd.h"
+
+int kt_parse_size(const char *s, uint64_t *out)
+{
+	char term[64];
+	uint64_t sum = 0;
+	size_t v, n;
+
+	while (*s) {
+		n = strcspn(s, "+");
+		if (!n || n >= sizeof(term))
+			return -1;
+		memcpy(term, s, n);
+		term[n] = '\0';
+		if (t_parse_size(term, &v))
+			return -1;
+		sum += v;
+		s += n;
+		if (*s == '+')
+			s++;
+	}
+	*out = sum;
+	return sum ? 0 : -1;
+}
+
+const char *kt_size_str(uint64_t v, char *buf, size_t size)
+{
+	static const char *const unit[] = { "GiB", "MiB", "KiB" };
+	uint64_t scale = KT_GIB, part;
+	size_t len = 0;
+	unsigned int u;
+
+	if (!v || v % KT_KIB) {
+		snprintf(buf, size, "%" PRIu64 " B", v);
+		return buf;
+	}
+	buf[0] = '\0';
+	/* "3 MiB + 4 KiB": one term per power of 1024 present. */
+	for (u = 0; u < 3; u++, scale >>= 10) {
+		part = v / scale;
+		v %= scale;
+		if (!part || len >= size)
+			continue;
+		len += snprintf(buf + len, size - len, "%s%" PRIu64 " %s",
+				len ? " + " : "", part, unit[u]);
+	}
+	return buf;
+}
+
+uint64_t kt_pow2_ceil(uint64_t v)
+{
+	uint64_t p = 1;
+
+	while (p < v)
+		p <<= 1;
+	return p;
+}
+
+uint64_t kt_lowbit(uint64_t v)
+{
+	return v & (~v + 1);
+}
+
+/* ---- raw commands ------------------------------------------------------- */
+
+static uint32_t kt_driver_id;
+
+int kt_raw_init(struct ibv_context *ctx)
+{
+	return cmr_driver_id(ctx, &kt_driver_id);
+}
+
+int kt_raw_alloc(struct ibv_context *ctx, uint32_t pd_handle, uint64_t length,
+		 uint32_t access, int32_t numa_node, uint32_t flags,
+		 struct kt_raw_mr *mr)
+{
+	struct cmr_alloc_in in = {
+		.pd_handle = pd_handle,
+		.length = length,
+		.access = access,
+		.numa_node = numa_node,
+		.flags = flags,
+	};
+	struct cmr_alloc_out out;
+	struct cmr_ioctl_cmd cmd;
+	int ret;
+
+	memset(mr, 0, sizeof(*mr));
+	cmr_encode_alloc_contig_mr(&cmd, kt_driver_id, &in, &out);
+	ret = cmr_ioctl(ctx->cmd_fd, &cmd);
+	if (ret)
+		return ret;
+	cmr_decode_alloc_contig_mr(&cmd, &out);
+	mr->handle = out.handle;
+	mr->lkey = out.lkey;
+	mr->rkey = out.rkey;
+	mr->addr = out.addr;
+	mr->length = out.length;
+	mr->contig_length = out.contig_length;
+	mr->alignment = out.alignment;
+	return 0;
+}
+
+int kt_raw_destroy(struct ibv_context *ctx, uint32_t handle)
+{
+	struct cmr_ioctl_cmd cmd;
+
+	cmr_encode_destroy_mr(&cmd, kt_driver_id, handle);
+	return cmr_ioctl(ctx->cmd_fd, &cmd);
+}
+
+int kt_raw_free(struct ibv_context *ctx, struct kt_raw_mr *mr)
+{
+	int ret = kt_raw_destroy(ctx, mr->handle), bad = 0;
+
+	if (ret) {
+		t_diag("MR_DESTROY of handle %u: %s", mr->handle,
+		       strerrorname_np(ret));
+		bad = -1;
+	}
+	if (munmap((void *)(uintptr_t)mr->addr, mr->length)) {
+		t_diag("munmap: %s", strerrorname_np(errno));
+		bad = -1;
+	}
+	memset(mr, 0, sizeof(*mr));
+	return bad;
+}
+
+/* ---- rdma tool ---------------------------------------------------------- */
+
+static char *read_all(FILE *f)
+{
+	size_t len = 0, cap = 16384;
+	char *buf = malloc(cap), *nb;
+	size_t n;
+
+	if (!buf)
+		return NULL;
+	while ((n = fread(buf + len, 1, cap - len - 1, f)) > 0) {
+		len += n;
+		if (cap - len < 4096) {
+			nb = realloc(buf, cap * 2);
+			if (!nb) {
+				free(buf);
+				return NULL;
+			}
+			buf = nb;
+			cap *= 2;
+		}
+	}
+	buf[len] = '\0';
+	return buf;
+}
+
+static bool field_u64(const char *rec, const char *name, uint64_t *v)
+{
+	char key[64];
+	const char *p;
+
+	snprintf(key, sizeof(key), " %s ", name);
+	p = strstr(rec, key);
+	if (!p)
+		return false;
+	return sscanf(p + strlen(key), "%" SCNu64, v) == 1;
+}
+
+int kt_rdma_mr_pages(const char *dev, uint32_t lkey, uint64_t *page_size,
+		     uint64_t *entries, char *line, size_t line_size)
+{
+	char want_dev[64], want_key[32], *out, *rec, *next;
+	int ret = -1;
+	FILE *p;
+
+	p = popen("rdma resource show mr -dd 2>&1", "r");
+	if (!p)
+		return -1;
+	out = read_all(p);
+	if (pclose(p) || !out) {
+		t_diag("rdma resource show mr -dd failed: %s", out ? out : "");
+		free(out);
+		return -1;
+	}
+	snprintf(want_dev, sizeof(want_dev), "dev %s ", dev);
+	snprintf(want_key, sizeof(want_key), " lkey 0x%x ", lkey);
+
+	/* Records start with "dev NAME" at the start of a line. */
+	for (rec = out; rec && *rec; rec = next) {
+		next = strstr(rec + 1, "\ndev ");
+		if (next)
+			*next++ = '\0';
+		/* Make the last field of a line end with a space too. */
+		for (char *c = rec; *c; c++)
+			if (*c == '\n')
+				*c = ' ';
+		if (strncmp(rec, want_dev, strlen(want_dev)) ||
+		    !strstr(rec, want_key))
+			continue;
+		if (line)
+			snprintf(line, line_size, "%s", rec);
+		strcat(rec, " ");
+		if (field_u64(rec, "drv_page_size", page_size) &&
+		    field_u64(rec, "drv_map_entries", entries))
+			ret = 0;
+		else
+			ret = 1;
+		break;
+	}
+	free(out);
+	return ret;
+}
+
+/* ---- device pages ------------------------------------------------------- */
+
+#define KT_PM_PRESENT (UINT64_C(1) << 63)
+#define KT_PM_PFN_MASK ((UINT64_C(1) << 55) - 1)
+
+int kt_pagemap(const void *addr, size_t npages, uint64_t *pfn)
+{
+	off_t off = (off_t)((uintptr_t)addr / 4096) * 8;
+	size_t want = npages * 8, got = 0, i;
+	int fd;
+
+	fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	while (got < want) {
+		ssize_t n = pread(fd, (char *)pfn + got, want - got, off + got);
+
+		if (n <= 0) {
+			close(fd);
+			return -1;
+		}
+		got += n;
+	}
+	close(fd);
+	for (i = 0; i < npages; i++)
+		pfn[i] = pfn[i] & KT_PM_PRESENT ? pfn[i] & KT_PM_PFN_MASK : 0;
+	return 0;
+}
+
+static unsigned int bits_per(uint64_t v)
+{
+	unsigned int n = 0;
+
+	while (v) {
+		n++;
+		v >>= 1;
+	}
+	return n;
+}
+
+uint64_t kt_umem_pgsz(const void *addr, uint64_t len, uint64_t iova,
+		      uint64_t cap, uint64_t *entries)
+{
+	/* Linear map base of x86-64 without KASLR: 512 GiB aligned. */
+	const uint64_t page_offset = UINT64_C(0xffff888000000000);
+	uint64_t start = (uintptr_t)addr & ~UINT64_C(4095);
+	uint64_t pgoff = (uintptr_t)addr & 4095;
+	size_t npages = (pgoff + len + 4095) / 4096, i, j;
+	uint64_t mask = 0, bitmap = cap, va = iova, pgsz, *pfn;
+	unsigned int top = bits_per((len - 1 + iova) ^ iova);
+
+	pfn = malloc(npages * sizeof(*pfn));
+	if (!pfn)
+		return 0;
+	if (kt_pagemap((void *)(uintptr_t)start, npages, pfn)) {
+		free(pfn);
+		return 0;
+	}
+	for (i = 0; i < npages; i++) {
+		if (!pfn[i]) {
+			free(pfn);
+			return 0;
+		}
+	}
+
+	/*
+	 * ib_umem_find_best_pgsz() over the DMA segments of the umem: runs
+	 * of physically consecutive pages (ib_umem_get() merges them; rxe's
+	 * segments have no size limit below 4 GiB). A page can be no larger
+	 * than the lowest bit in which an IOVA and its DMA address differ,
+	 * an inner segment must end on a page boundary, and no page is
+	 * larger than needed to cover the region from an aligned start.
+	 */
+	if (top < 64)
+		mask = cap & ~((UINT64_C(1) << top) - 1);
+	for (i = 0; i < npages; i = j) {
+		for (j = i + 1; j < npages && pfn[j] == pfn[j - 1] + 1; j++)
+			;
+		mask |= (page_offset + pfn[i] * 4096 + pgoff) ^ va;
+		va += (j - i) * 4096 - pgoff;
+		if (j < npages)
+			mask |= va;
+		pgoff = 0;
+	}
+	free(pfn);
+	if (mask) {
+		unsigned int tz = __builtin_ctzll(mask);
+
+		if (tz < 63)
+			bitmap &= (UINT64_C(2) << tz) - 1;
+	}
+	if (!bitmap)
+		return 0;
+	pgsz = UINT64_C(1) << (63 - __builtin_clzll(bitmap));
+	if (entries)
+		*entries = (((iova + len + pgsz - 1) & ~(pgsz - 1)) -
+			    (iova & ~(pgsz - 1))) / pgsz;
+	return pgsz;
+}
+
+/* ---- memory ------------------------------------------------------------- */
+
+/* Sum of the per-CPU "count:" (pcp pages) or "vm stats threshold:". */
+static long long zoneinfo_sum(const char *key)
+{
+	char line[256], *p;
+	long long sum = 0;
+	size_t klen = strlen(key);
+	FILE *f;
+
+	f = fopen("/proc/zoneinfo", "re");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		for (p = line; *p == ' '; p++)
+			;
+		if (!strncmp(p, key, klen))
+			sum += strtoll(p + klen, NULL, 10);
+	}
+	fclose(f);
+	return sum;
+}
+
+long long kt_memfree_kb(void)
+{
+	long long free_kb = t_meminfo_kb("MemFree");
+	long long pcp = zoneinfo_sum("count:");
+
+	if (free_kb < 0 || pcp < 0)
+		return -1;
+	return free_kb + pcp * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+long long kt_memfree_tolerance_kb(long long slack_kb)
+{
+	long page_kb = sysconf(_SC_PAGESIZE) / 1024;
+	long long drift = zoneinfo_sum("vm stats threshold:");
+
+	t_diag("free memory = MemFree + pages on the per-CPU lists (zoneinfo "
+	       "count:, now %lld kB); tolerance: NR_FREE_PAGES per-CPU drift "
+	       "up to %lld kB (stat thresholds) + slack %lld kB",
+	       zoneinfo_sum("count:") * page_kb, drift * page_kb, slack_kb);
+	return drift * page_kb + slack_kb;
+}
+
+long long kt_memfree_wait(long long want_kb, double timeout_s)
+{
+	double end = t_now() + timeout_s;
+	long long v;
+
+	for (;;) {
+		v = kt_memfree_kb();
+		if (v >= want_kb || t_now() > end)
+			return v;
+		usleep(100000);
+	}
+}
+
+/* /proc/kpageflags bits (include/uapi/linux/kernel-page-flags.h) */
+#define KPF_UPTODATE 3
+#define KPF_LRU 5
+#define KPF_SLAB 7
+#define KPF_BUDDY 10
+#define KPF_MMAP 11
+#define KPF_ANON 12
+#define KPF_SWAPBACKED 14
+#define KPF_COMPOUND_HEAD 15
+#define KPF_COMPOUND_TAIL 16
+#define KPF_ZERO_PAGE 24
+#define KPF_PGTABLE 26
+
+int kt_kpage_scan(uint64_t pfn, uint64_t n, uint64_t *in_use,
+		  uint64_t *unexplained)
+{
+	/*
+	 * Freed pages go to the head of the per-CPU lists and are the first
+	 * to be handed out again, typically to page faults: anonymous or
+	 * page cache pages that are mapped but still in the LRU add batch,
+	 * not on the LRU yet (ANON|SWAPBACKED|MMAP|UPTODATE, or MMAP|UPTODATE).
+	 */
+	const uint64_t named = 1ULL << KPF_LRU | 1ULL << KPF_SLAB |
+			       1ULL << KPF_BUDDY | 1ULL << KPF_COMPOUND_HEAD |
+			       1ULL << KPF_COMPOUND_TAIL |
+			       1ULL << KPF_ZERO_PAGE | 1ULL << KPF_PGTABLE |
+			       1ULL << KPF_MMAP | 1ULL << KPF_ANON |
+			       1ULL << KPF_UPTODATE | 1ULL << KPF_SWAPBACKED;
+	const size_t batch = 4096;
+	uint64_t cnt[4096], flg[4096], i, j, m;
+	int fc, ff, ret = -1;
+
+	*in_use = *unexplained = 0;
+	fc = open("/proc/kpagecount", O_RDONLY | O_CLOEXEC);
+	ff = open("/proc/kpageflags", O_RDONLY | O_CLOEXEC);
+	if (fc < 0 || ff < 0)
+		goto out;
+	for (i = 0; i < n; i += m) {
+		m = n - i < batch ? n - i : batch;
+		if (pread(fc, cnt, m * 8, (off_t)(pfn + i) * 8) != (ssize_t)(m * 8) ||
+		    pread(ff, flg, m * 8, (off_t)(pfn + i) * 8) != (ssize_t)(m * 8))
+			goto out;
+		for (j = 0; j < m; j++) {
+			if (!cnt[j])
+				continue;
+			(*in_use)++;
+			if (flg[j] & named)
+				continue;
+			if ((*unexplained)++ < 4)
+				t_diag("pfn 0x%" PRIx64 ": count %" PRIu64
+				       ", flags 0x%" PRIx64, pfn + i + j,
+				       cnt[j], flg[j]);
+		}
+	}
+	ret = 0;
+out:
+	if (fc >= 0)
+		close(fc);
+	if (ff >= 0)
+		close(ff);
+	return ret;
+}
+
+/* ---- misc --------------------------------------------------------------- */
+
+int kt_diag_cmd(const char *cmd)
+{
+	char line[1024];
+	FILE *p;
+
+	p = popen(cmd, "r");
+	if (!p)
+		return -1;
+	while (fgets(line, sizeof(line), p)) {
+		line[strcspn(line, "\n")] = '\0';
+		t_diag("  %s", line);
+	}
+	return pclose(p);
+}
+
+static sigjmp_buf kt_fault_jmp;
+
+static void kt_fault_handler(int sig)
+{
+	siglongjmp(kt_fault_jmp, sig);
+}
+
+bool kt_read_faults(const volatile uint8_t *p, uint8_t *val)
+{
+	struct sigaction sa, old_segv, old_bus;
+	volatile bool faulted = false;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = kt_fault_handler;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGSEGV, &sa, &old_segv);
+	sigaction(SIGBUS, &sa, &old_bus);
+	if (sigsetjmp(kt_fault_jmp, 1) == 0)
+		*val = *p;
+	else
+		faulted = true;
+	sigaction(SIGSEGV, &old_segv, NULL);
+	sigaction(SIGBUS, &old_bus, NULL);
+	return faulted;
+}

@@ -1,0 +1,148 @@
+/* SPDX-License-Identifier: GPL-2.0 OR Linux-OpenIB */
+/*
+ * kt: helpers of the kernel tests (tests/kernel), on top of cmr_test.
+ *
+ *  - raw UVERBS_METHOD_ALLOC_CONTIG_MR and MR_DESTROY through the library's
+ *    own ioctl encoder (libibverbs-ext-internal), for what the public API
+ *    refuses before the kernel sees it and for tests that must control
+ *    the mapping themselves (munmap before destroy);
+ *  - what `rdma resource show mr -dd` says about an MR (rxe's driver
+ *    attributes drv_page_size and drv_map_entries, patch 0005);
+ *  - the device page size the series must choose for a region, computed
+ *    independently of the kernel;
+ *  - MemFree accounting with a tolerance derived from the kernel's own
+ *    per-CPU page lists and counter thresholds (/proc/zoneinfo).
+ */
+#ifndef KT_H
+#define KT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <infiniband/verbs.h>
+
+#include "cmr_test.h"
+
+#define KT_KIB (UINT64_C(1) << 10)
+#define KT_MIB (UINT64_C(1) << 20)
+#define KT_GIB (UINT64_C(1) << 30)
+
+#define KT_ACCESS_ALL                                                          \
+	(IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_READ |                     \
+	 IBV_ACCESS_REMOTE_WRITE)
+
+/* "4K", "3M+4K", "1G" (terms of t_parse_size joined by '+'). 0 or -1. */
+int kt_parse_size(const char *s, uint64_t *out);
+/* "4 KiB", "3 MiB + 4 KiB", "1 GiB": into buf, returned. */
+const char *kt_size_str(uint64_t v, char *buf, size_t size);
+
+uint64_t kt_pow2_ceil(uint64_t v);
+/* Largest power of two dividing v (v != 0). */
+uint64_t kt_lowbit(uint64_t v);
+
+/* ---- raw commands ------------------------------------------------------- */
+
+struct kt_raw_mr {
+	uint32_t handle;
+	uint32_t lkey;
+	uint32_t rkey;
+	uint64_t addr;
+	uint64_t length;
+	uint64_t contig_length;
+	uint64_t alignment;
+};
+
+/* The device's uverbs driver id (needed in every ioctl header). 0/errno. */
+int kt_raw_init(struct ibv_context *ctx);
+
+/*
+ * UVERBS_METHOD_ALLOC_CONTIG_MR with every input given raw: numa_node < 0
+ * leaves the attribute out, flags 0 leaves it out. Returns 0 or the ioctl's
+ * positive errno (not translated).
+ */
+int kt_raw_alloc(struct ibv_context *ctx, uint32_t pd_handle, uint64_t length,
+		 uint32_t access, int32_t numa_node, uint32_t flags,
+		 struct kt_raw_mr *mr);
+
+/* UVERBS_METHOD_MR_DESTROY. 0 or errno. Does not unmap. */
+int kt_raw_destroy(struct ibv_context *ctx, uint32_t handle);
+
+/* Destroy and unmap; diagnostics on failure. 0 or -1. */
+int kt_raw_free(struct ibv_context *ctx, struct kt_raw_mr *mr);
+
+/* ---- rdma tool ---------------------------------------------------------- */
+
+/*
+ * Find the MR of device dev with lkey in `rdma resource show mr -dd` and
+ * read rxe's driver attributes drv_page_size and drv_map_entries.
+ * Returns 0 (both read), 1 (the MR is listed without them), -1 (not
+ * listed, or the tool failed). line (may be NULL) receives the MR's line.
+ */
+int kt_rdma_mr_pages(const char *dev, uint32_t lkey, uint64_t *page_size,
+		     uint64_t *entries, char *line, size_t line_size);
+
+/* ---- device pages ------------------------------------------------------- */
+
+/*
+ * PFNs of npages pages from addr (page aligned) from /proc/self/pagemap;
+ * 0 for a page that is not present. 0, or -1 when pagemap cannot be read.
+ */
+int kt_pagemap(const void *addr, size_t npages, uint64_t *pfn);
+
+/*
+ * The device page size that ib_umem_find_best_pgsz() must choose for an MR
+ * of len bytes at user address addr registered with IOVA iova, among the
+ * sizes in cap (the device's page_size_cap), computed from the physical
+ * pages behind it (/proc/self/pagemap). rxe's DMA addresses are
+ * linear-map addresses, which keep the physical alignment (PAGE_OFFSET is
+ * 512 GiB aligned without KASLR). *entries receives the number of blocks
+ * of that size (ib_umem_num_dma_blocks()). 0 when the PFNs cannot be read.
+ */
+uint64_t kt_umem_pgsz(const void *addr, uint64_t len, uint64_t iova,
+		      uint64_t cap, uint64_t *entries);
+
+/* ---- memory ------------------------------------------------------------- */
+
+/*
+ * Free memory in kB: MemFree plus the pages parked on the per-CPU free
+ * lists (/proc/zoneinfo "count:"), which are free but not counted in
+ * NR_FREE_PAGES; -1 on error.
+ */
+long long kt_memfree_kb(void);
+
+/*
+ * How far kt_memfree_kb() can be from the truth, in kB: the per-CPU drift
+ * of the NR_FREE_PAGES counter (zone stat threshold per CPU, summed) plus
+ * slack for what the kernel allocates meanwhile. Prints the parts with
+ * t_diag().
+ */
+long long kt_memfree_tolerance_kb(long long slack_kb);
+
+/*
+ * Poll kt_memfree_kb() for up to timeout_s until it is at least want_kb;
+ * returns the last value read.
+ */
+long long kt_memfree_wait(long long want_kb, double timeout_s);
+
+/*
+ * Page by page: how many of the frames [pfn, pfn + n) are in use
+ * (/proc/kpagecount > 0), and how many of those the kernel does not account
+ * to anything it names in /proc/kpageflags (LRU, slab, page table,
+ * compound, buddy, zero page, mapped, anonymous, page cache): a page the
+ * series failed to free (count > 0, none of these flags) shows up there.
+ * Diagnostics name the first few. 0, or -1 when /proc/kpage* cannot be
+ * read (needs root and CONFIG_PROC_PAGE_MONITOR).
+ */
+int kt_kpage_scan(uint64_t pfn, uint64_t n, uint64_t *in_use,
+		  uint64_t *unexplained);
+
+/* ---- misc --------------------------------------------------------------- */
+
+/* Run a shell command, print its output as diagnostics. Exit status. */
+int kt_diag_cmd(const char *cmd);
+
+/* Whether reading *p faults (SIGSEGV/SIGBUS); the value read in *val. */
+bool kt_read_faults(const volatile uint8_t *p, uint8_t *val);
+
+#endif /* KT_H */
