@@ -11,13 +11,32 @@
 #   out/      the O= build directory
 #   bzImage   the result, with bzImage.inputs: the hash of every input
 #
-# Inputs hashed: the source package version, every file under kernel/,
-# this script and the compiler version. Same hash, no rebuild.
+# Flavours (CMR_KFLAVOUR): "guest", the tests' kernel, configured by
+# kernel/guest.config; "bench", the same kernel without the debugging
+# options that tax every lock, allocation and page operation, configured by
+# kernel/bench.config over guest.config, built in out-bench/ into
+# bzImage-bench. Both share src/.
+#
+# Inputs hashed: the flavour, the source package version, every file under
+# kernel/, this script and the compiler version. Same hash, no rebuild.
+
+CMR_KFLAVOUR=${CMR_KFLAVOUR:-guest}
+
+# kernel_suffix: "" for the guest flavour, "-FLAVOUR" for the others.
+kernel_suffix() {
+	[ "$CMR_KFLAVOUR" = guest ] || echo "-$CMR_KFLAVOUR"
+}
+
+# kernel_image: the path of the flavour's bzImage.
+kernel_image() {
+	echo "$CMR_KBUILD/bzImage$(kernel_suffix)"
+}
 
 CMR_KSRC_TAR=/usr/src/linux-source-6.1.tar.xz
 
 kernel_inputs_hash() {
 	{
+		echo "$CMR_KFLAVOUR"
 		dpkg-query -W -f='${Version}\n' linux-source-6.1
 		gcc --version | head -n1
 		sha256sum <"$CMR_ROOT/scripts/lib/kernel.sh"
@@ -89,12 +108,28 @@ kernel_export_series() {
 		die "cannot export the series"
 }
 
-# tinyconfig + kernel/guest.config; every symbol of the fragment must
+# kernel_fragment FILE: writes the flavour's config fragment: guest.config,
+# with every line naming a symbol that kernel/FLAVOUR.config sets replaced
+# by that file's lines.
+kernel_fragment() {
+	local base=$CMR_ROOT/kernel/guest.config over syms
+	over=$CMR_ROOT/kernel/$CMR_KFLAVOUR.config
+	if [ "$CMR_KFLAVOUR" = guest ]; then
+		cp "$base" "$1"
+		return
+	fi
+	[ -f "$over" ] || die "unknown kernel flavour '$CMR_KFLAVOUR' (no kernel/$CMR_KFLAVOUR.config)"
+	syms=$(grep -oE 'CONFIG_[A-Za-z0-9_]+' "$over" | sort -u)
+	{ grep -v -w -F "$syms" "$base" && cat "$over"; } >"$1"
+}
+
+# tinyconfig + the flavour's fragment; every symbol of the fragment must
 # survive olddefconfig with the value written, or the build stops.
 kernel_configure() {
-	local src=$CMR_KBUILD/src out=$CMR_KBUILD/out tmp=$CMR_KBUILD/config.tmp
-	local frag=$CMR_ROOT/kernel/guest.config line
+	local src=$CMR_KBUILD/src out=$CMR_KBUILD/out$(kernel_suffix) tmp=$CMR_KBUILD/config.tmp
+	local frag=$CMR_KBUILD/config.fragment line
 	rm -rf "$tmp" && mkdir -p "$tmp" "$out"
+	kernel_fragment "$frag"
 	make -s -C "$src" O="$tmp" tinyconfig >/dev/null || die "make tinyconfig failed"
 	"$src/scripts/kconfig/merge_config.sh" -m -O "$tmp" "$tmp/.config" "$frag" >/dev/null ||
 		die "merge_config.sh failed"
@@ -102,11 +137,11 @@ kernel_configure() {
 	while IFS= read -r line; do
 		case $line in
 		CONFIG_*=*) grep -qxF "$line" "$tmp/.config" ||
-			die "kernel/guest.config: '$line' did not stick (dependency missing?)" ;;
+			die "kernel config ($CMR_KFLAVOUR): '$line' did not stick (dependency missing?)" ;;
 		'# CONFIG_'*' is not set')
 			local sym=${line#\# } && sym=${sym%% *}
 			grep -q "^$sym=" "$tmp/.config" &&
-				die "kernel/guest.config: '$sym' should be unset" ;;
+				die "kernel config ($CMR_KFLAVOUR): '$sym' should be unset" ;;
 		esac
 	done <"$frag"
 	# Replace the config only when it changed, so that make sees no change.
@@ -114,12 +149,15 @@ kernel_configure() {
 	rm -rf "$tmp"
 }
 
-# kernel_build [--force]: prints nothing when the cached kernel is current.
+# kernel_build [--force]: builds the flavour's kernel; prints nothing when
+# the cached one is current.
 kernel_build() {
-	local hash start log=$CMR_KBUILD/build.log
+	local hash start sfx out image log
+	sfx=$(kernel_suffix)
+	out=$CMR_KBUILD/out$sfx image=$(kernel_image) log=$CMR_KBUILD/build$sfx.log
 	hash=$(kernel_inputs_hash)
-	if [ "${1:-}" != --force ] && [ -f "$CMR_KBUILD/bzImage" ] &&
-		[ "$(cat "$CMR_KBUILD/bzImage.inputs" 2>/dev/null)" = "$hash" ]; then
+	if [ "${1:-}" != --force ] && [ -f "$image" ] &&
+		[ "$(cat "$image.inputs" 2>/dev/null)" = "$hash" ]; then
 		return 0
 	fi
 	start=$(now)
@@ -127,12 +165,12 @@ kernel_build() {
 	kernel_prepare_pristine
 	kernel_apply_series
 	kernel_configure
-	say "building the guest kernel (log: $log)"
-	if ! make -C "$CMR_KBUILD/src" O="$CMR_KBUILD/out" -j"$(nproc)" bzImage >"$log" 2>&1; then
+	say "building the $CMR_KFLAVOUR kernel (log: $log)"
+	if ! make -C "$CMR_KBUILD/src" O="$out" -j"$(nproc)" bzImage >"$log" 2>&1; then
 		tail -n 40 "$log" >&2
 		die "kernel build failed; full log in $log"
 	fi
-	cp "$CMR_KBUILD/out/arch/x86/boot/bzImage" "$CMR_KBUILD/bzImage"
-	echo "$hash" >"$CMR_KBUILD/bzImage.inputs"
-	say "guest kernel built in $(($(now) - start)) s"
+	cp "$out/arch/x86/boot/bzImage" "$image"
+	echo "$hash" >"$image.inputs"
+	say "$CMR_KFLAVOUR kernel built in $(($(now) - start)) s"
 }
