@@ -32,8 +32,10 @@ Runs the benchmarks in the guest on rxe and writes raw data (CSV), plots
                    setup   set-up/release cost, device pages and map entries
                    frag    contiguous MRs vs run-time hugetlb under fragmentation
   --mem SIZE     guest memory for every part (default: 4G; the full set-up
-                 cost part, which goes to 2 GiB buffers, uses 6G)
-  --kernel PATH  boot this bzImage (e.g. one without debugging options)
+                 cost part, which goes to 2 GiB buffers, uses 8G)
+  --kernel PATH  boot this bzImage instead of the benchmark kernel (the
+                 guest kernel without lockdep, kmemleak and DEBUG_VM, built
+                 as build/kernel/bzImage-bench; kernel/bench.config)
   --kvm          use KVM instead of TCG
 A full run (not --smoke, all parts, default --out) also updates
 bench/README-results.md and README.md's results section.
@@ -52,7 +54,7 @@ bench_part() {
 		"CMR_PERFTEST_BIN=$ubuild/perftest-patches/bin" \
 		bash "$CMR_ROOT/bench/guest/$part.sh" --out /run/cmr/bench $args
 	rc=$?
-	run=$(readlink -f "$CMR_VMDIR/last-cmd")
+	run=$VM_RUNDIR
 	if [ -d "$run/bench" ]; then
 		cp -r "$run/bench/." "$out/"
 	fi
@@ -80,7 +82,7 @@ bench_host_conditions() {
 		accel=$CMR_VM_ACCEL
 		guest_kernel_image=${CMR_VM_KERNEL:-$CMR_KBUILD/bzImage}
 		guest_cpus=$CMR_VM_CPUS
-		git_commit=$(git -C "$CMR_ROOT" rev-parse --short HEAD 2>/dev/null || echo none)
+		git_commit=$(git -C "$CMR_ROOT" describe --always --dirty 2>/dev/null || echo none)
 	EOC
 }
 
@@ -93,7 +95,8 @@ bench_publish() {
 	{
 		echo "<!-- Written by ./contig-mr bench from $rel; do not edit by hand. -->"
 		echo
-		cat "$out/results.md"
+		# One level down: the section sits under the README's own heading.
+		sed 's/^#/##/' "$out/results.md"
 		echo "Raw data (CSV), plots and every run's log: \`$rel/\`."
 	} >"$section"
 	cp "$section" "$CMR_ROOT/bench/README-results.md"
@@ -162,7 +165,7 @@ bench_main() {
 		case $p in
 		setup)
 			setup_mem=${mem:-4G}
-			[ -z "$mem" ] && [ "$BENCH_SMOKE" = 0 ] && setup_mem=6G
+			[ -z "$mem" ] && [ "$BENCH_SMOKE" = 0 ] && setup_mem=8G
 			bench_part setup "$out" "$setup_mem" || failed+=(setup)
 			;;
 		*) bench_part "$p" "$out" "${mem:-$CMR_VM_MEM}" || failed+=("$p") ;;

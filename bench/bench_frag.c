@@ -37,6 +37,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,6 +64,9 @@ static int size_opt(const char *name, const char *text, uint64_t *out)
 
 struct frag_state {
 	struct bench_dev dev;
+	/* Where the pinned pages really are (from /proc/self/pagemap). */
+	uint64_t pin_pfn_lo, pin_pfn_hi, pin_pfns_known;
+	uint64_t pin_free_window, pin_free_windows;
 	struct ibv_mr *pin_mr;
 	void *pin_buf;
 	uint64_t pin_len, pinned_pages;
@@ -71,6 +75,107 @@ struct frag_state {
 	char *file;
 	uint64_t file_len;
 };
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* RAM_MAX: more "System RAM" ranges than a guest's /proc/iomem shows. */
+#define RAM_MAX 64
+
+/* The top-level "System RAM" ranges of /proc/iomem, [start, end). */
+static int ram_ranges(uint64_t (*r)[2], int max)
+{
+	FILE *f = fopen("/proc/iomem", "r");
+	char line[256];
+	uint64_t a, b;
+	int n = 0;
+
+	if (!f)
+		return 0;
+	while (n < max && fgets(line, sizeof(line), f)) {
+		/* Nested lines (kernel code, ...) are indented. */
+		if (line[0] == ' ' || !strstr(line, ": System RAM"))
+			continue;
+		if (sscanf(line, "%" SCNx64 "-%" SCNx64, &a, &b) != 2 || b <= a)
+			continue;
+		r[n][0] = a;
+		r[n][1] = b + 1;
+		n++;
+	}
+	fclose(f);
+	return n;
+}
+
+/* Is any of the sorted pfn[0..n) inside [lo, hi)? */
+static bool pin_inside(const uint64_t *pfn, uint64_t n, uint64_t lo, uint64_t hi)
+{
+	uint64_t l = 0, h = n;
+
+	while (l < h) {
+		uint64_t m = l + (h - l) / 2;
+
+		if (pfn[m] < lo)
+			l = m + 1;
+		else
+			h = m;
+	}
+	return l < n && pfn[l] < hi;
+}
+
+/*
+ * Where the pinned pages really are: their physical range (root reads PFNs
+ * from /proc/self/pagemap) and the largest naturally aligned power-of-two
+ * window of RAM, 2 MiB to 1 GiB, that holds none of them, with how many
+ * such windows there are. alloc_contig_pages() needs such a window free of
+ * unmovable pages, so this is what the pins leave room for. A plain gap
+ * between pins would count the PCI hole and zone boundaries as room.
+ * Best effort: without PFNs or /proc/iomem the fields stay 0.
+ */
+static void frag_locate_pins(struct frag_state *st, uint64_t blocks)
+{
+	uint64_t *pfn = calloc(blocks, sizeof(*pfn)), i, n = 0;
+	int fd = open("/proc/self/pagemap", O_RDONLY);
+	uint64_t ram[RAM_MAX][2], size;
+	int nram, k;
+
+	if (!pfn || fd < 0)
+		goto out;
+	for (i = 0; i < blocks; i++) {
+		uint64_t vpn = ((uintptr_t)st->pin_buf + i * SZ_4K) / SZ_4K, e;
+
+		if (pread(fd, &e, sizeof(e), (off_t)(vpn * sizeof(e))) != sizeof(e))
+			goto out;
+		/* bit 63: present; bits 0-54: PFN (0 without CAP_SYS_ADMIN) */
+		if ((e >> 63) & 1 && (e & ((UINT64_C(1) << 55) - 1)))
+			pfn[n++] = e & ((UINT64_C(1) << 55) - 1);
+	}
+	if (!n)
+		goto out;
+	qsort(pfn, n, sizeof(*pfn), cmp_u64);
+	st->pin_pfn_lo = pfn[0];
+	st->pin_pfn_hi = pfn[n - 1];
+	st->pin_pfns_known = n;
+	nram = ram_ranges(ram, RAM_MAX);
+	for (size = SZ_1G; size >= SZ_2M && !st->pin_free_windows; size >>= 1) {
+		for (k = 0; k < nram; k++) {
+			uint64_t w = (ram[k][0] + size - 1) & ~(size - 1);
+
+			for (; w + size <= ram[k][1]; w += size)
+				if (!pin_inside(pfn, n, w / SZ_4K, (w + size) / SZ_4K))
+					st->pin_free_windows++;
+		}
+		if (st->pin_free_windows)
+			st->pin_free_window = size;
+	}
+out:
+	if (fd >= 0)
+		close(fd);
+	free(pfn);
+}
 
 static int frag_pin(struct frag_state *st, uint64_t span, uint64_t stride)
 {
@@ -104,6 +209,7 @@ static int frag_pin(struct frag_state *st, uint64_t span, uint64_t stride)
 	}
 	munmap((void *)b, b_len);
 	st->pinned_pages = blocks;
+	frag_locate_pins(st, blocks);
 	return 0;
 }
 
@@ -254,9 +360,14 @@ int cmd_fragment(int argc, char **argv)
 	if (pagecache && frag_pagecache(&st, dir, pagecache))
 		goto out;
 	printf("ready pinned_pages=%" PRIu64 " pin_stride=%" PRIu64
-	       " pin_span=%" PRIu64 " anon_resident=%" PRIu64
-	       " pagecache=%" PRIu64 "\n", st.pinned_pages, stride,
-	       st.pinned_pages * stride, st.anon_resident, st.file_len);
+	       " pin_span=%" PRIu64 " pin_phys_lo=%#" PRIx64
+	       " pin_phys_hi=%#" PRIx64 " pin_free_window=%" PRIu64
+	       " pin_free_windows=%" PRIu64
+	       " anon_resident=%" PRIu64 " pagecache=%" PRIu64 "\n",
+	       st.pinned_pages, stride, st.pinned_pages * stride,
+	       st.pin_pfn_lo * SZ_4K, st.pin_pfn_hi * SZ_4K,
+	       st.pin_free_window, st.pin_free_windows,
+	       st.anon_resident, st.file_len);
 	fflush(stdout);
 	/* Hold everything until the driver closes our stdin. */
 	while (read(STDIN_FILENO, buf, sizeof(buf)) > 0)

@@ -249,6 +249,10 @@ def part_readbw(d, rows, runs, md, img):
               f"{dropped}.\n")
     header = ["size", "memalign", "hugetlb", "ratio", "contig", "ratio"]
     md.append(md_table(header, table) + "\n")
+    # Paired ratios: each run against the memalign run of the same round,
+    # which ran next to it; drift over the run (host load, the guest's
+    # state) cancels out of these, not out of the ratio of medians.
+    by_round = {(r["repeat"], r["bytes"], r["backing"]): r["bw_avg_mbs"] for r in rows}
     for b in ("huge", "contig"):
         big = [r for s, r in ratios[b] if 65536 <= s <= 8 << 20]
         if big:
@@ -256,6 +260,15 @@ def part_readbw(d, rows, runs, md, img):
             md.append(f"- {READBW_LABEL[b]}: geometric mean of the ratio over 64 KiB – 8 MiB "
                       f"= {gm:.3f} ({(gm - 1) * 100:+.1f} %), range "
                       f"{min(big):.2f} – {max(big):.2f}.")
+        paired = [v / by_round[(rep, s, "memalign")]
+                  for (rep, s, bk), v in by_round.items()
+                  if bk == b and 65536 <= s <= 8 << 20 and by_round.get((rep, s, "memalign"))]
+        if paired:
+            ps = stats(paired)
+            above = sum(1 for v in paired if v > 1)
+            md.append(f"  Paired with the memalign run of the same round: median "
+                      f"{ps['median']:.3f} [{ps['min']:.2f} – {ps['max']:.2f}], "
+                      f"faster in {above} of {len(paired)} pairs.")
     md.append("")
     series = [(READBW_LABEL[b], [(s, st[(s, b)]["median"], st[(s, b)]["min"],
                                   st[(s, b)]["max"]) for s in sizes if (s, b) in st])
@@ -373,7 +386,10 @@ def part_translation(d, rows, md, img):
     seen = {}
     for r in rows:
         if r["status"] == "ok" and r["pages_from"] != "none" and r["backing"] != "memset":
-            seen.setdefault((r["size"], r["backing"]), r)
+            # The kernel's own report (rdma) wins over the library's.
+            key = (r["size"], r["backing"])
+            if key not in seen or (r["pages_from"] == "rdma" and seen[key]["pages_from"] != "rdma"):
+                seen[key] = r
     sizes = sorted({s for s, _ in seen})
     table, summary = [], []
     for s in sizes:
@@ -433,6 +449,26 @@ def part_frag(d, rows, md, img, conds):
               f"{w.get('workload_pin_span', '?')}. The pool growth only takes the "
               "pages (no zeroing, mapping or registration); the contiguous MR does "
               "all of it.\n")
+    wl = os.path.join(d, "frag-workload.txt")
+    if os.path.exists(wl):
+        with open(wl) as f:
+            for line in f:
+                if not line.startswith("pinned:"):
+                    continue
+                kv = dict(w.split("=", 1) for w in line.split() if "=" in w)
+                try:
+                    lo, hi = int(kv["pin_phys_lo"], 0), int(kv["pin_phys_hi"], 0)
+                    win, nwin = int(kv["pin_free_window"]), int(kv["pin_free_windows"])
+                except (KeyError, ValueError):
+                    continue
+                if hi:
+                    room = (f"the largest naturally aligned window of RAM without a pinned "
+                            f"page: {size_label(win)} ({nwin} of them)" if win else
+                            "no naturally aligned 2 MiB window of RAM is free of them")
+                    md.append(f"Where the {kv.get('pinned_pages', '?')} pinned pages really "
+                              f"were (/proc/self/pagemap): physical {lo:#x} – {hi:#x}; "
+                              f"{room}. A contiguous allocation needs such a window "
+                              "free of unmovable pages: the pins alone allow nothing larger.\n")
     for c in conditions:
         table = []
         for s in sizes:

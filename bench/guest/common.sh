@@ -16,10 +16,11 @@ CMR_BENCH_BIN=${CMR_BENCH_BIN:-$CMR_BUILD/user/bench/cmr-bench}
 CMR_PERFTEST_BIN=${CMR_PERFTEST_BIN:-$CMR_BUILD/user/perftest-patches/bin}
 
 # parse_common ARGS...: --out DIR, --repeats N, --smoke.
-OUT= REPEATS= SMOKE=0
+OUT= REPEATS= SMOKE=0 REPARSE=0
 parse_common() {
 	while [ $# -gt 0 ]; do
 		case $1 in
+		--reparse) REPARSE=1 ;;
 		--out) OUT=$2 && shift ;;
 		--repeats) REPEATS=$2 && shift ;;
 		--smoke) SMOKE=1 ;;
@@ -53,6 +54,7 @@ conditions() {
 	fi
 	[ -e /sys/kernel/debug/kmemleak ] && dbg="$dbg kmemleak"
 	[ -e /proc/lockdep ] && dbg="$dbg lockdep"
+	dbg=${dbg# } && dbg=${dbg:-none}
 	cat <<-EOC
 		part=$1
 		date=$(date -u +%Y-%m-%dT%H:%M:%SZ)
@@ -64,7 +66,7 @@ conditions() {
 		mem_total_mib=$(($(mem_total_bytes) >> 20))
 		numa_nodes=$(ls -d /sys/devices/system/node/node* 2>/dev/null | wc -l)
 		thp=$thp
-		kernel_debug=${dbg# }
+		kernel_debug=$dbg
 		rdma_device=${CMR_RXE:-}
 		perftest=$(dpkg-query -W -f='${Version}' perftest 2>/dev/null)
 		rdma_core=$(dpkg-query -W -f='${Version}' rdma-core 2>/dev/null)

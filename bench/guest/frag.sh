@@ -62,24 +62,27 @@ probe() {
 
 # under CONDITION FRAGMENT-ARGS...: builds the state, probes, releases.
 under() {
-	local cond=$1 fifo=$OUT/.frag-fifo pid start
+	local cond=$1 tmp fifo ready pid start
 	shift
-	rm -f "$fifo" && mkfifo "$fifo"
+	# The fifo lives in the guest's tmpfs: --out may be a 9p directory,
+	# which cannot hold one.
+	tmp=$(mktemp -d) && fifo=$tmp/fifo ready=$tmp/ready
+	mkfifo "$fifo" || die "cannot create a fifo in $tmp"
 	start=$(date +%s)
 	"$CMR_BENCH_BIN" fragment --dev "${CMR_RXE:-}" --dir /tmp "$@" \
-		<"$fifo" >"$OUT/.frag-ready" 2>&1 &
+		<"$fifo" >"$ready" 2>&1 &
 	pid=$!
 	exec 3>"$fifo"
-	while ! grep -q '^ready' "$OUT/.frag-ready" 2>/dev/null; do
-		kill -0 $pid 2>/dev/null || { cat "$OUT/.frag-ready" >&2; die "fragment ($cond) failed"; }
+	while ! grep -q '^ready' "$ready" 2>/dev/null; do
+		kill -0 $pid 2>/dev/null || { cat "$ready" >&2; die "fragment ($cond) failed"; }
 		sleep 0.5
 	done
-	echo "$cond: $(cat "$OUT/.frag-ready") (built in $(($(date +%s) - start)) s)" >>"$OUT/frag-workload.txt"
-	say "$cond: $(cat "$OUT/.frag-ready")"
+	echo "$cond: $(cat "$ready") (built in $(($(date +%s) - start)) s)" >>"$OUT/frag-workload.txt"
+	say "$cond: $(cat "$ready")"
 	probe "$cond"
 	exec 3>&-
 	wait $pid || die "fragment ($cond) did not release cleanly"
-	rm -f "$fifo" "$OUT/.frag-ready"
+	rm -rf "$tmp"
 }
 
 for cond in $CONDITIONS; do

@@ -154,12 +154,12 @@ vm_new_rundir() {
 }
 
 # vm_command CMD...: the `vm` subcommand. Status: the command's, or non-zero
-# for a guest failure or a dmesg hit.
+# for a guest failure or a dmesg hit. VM_RUNDIR: the run's directory (the
+# last-cmd link is shared with every other guest started on this tree).
 vm_command() {
-	local run
-	run=$(vm_new_rundir cmd)
+	VM_RUNDIR=$(vm_new_rundir cmd)
 	CMR_VM_COMMAND="$*"
-	vm_run cmd "$run"
-	vm_scan_logs "$run" || { [ "$VM_RC" = 0 ] && VM_RC=1; }
+	vm_run cmd "$VM_RUNDIR"
+	vm_scan_logs "$VM_RUNDIR" || { [ "$VM_RC" = 0 ] && VM_RC=1; }
 	return "$VM_RC"
 }
