@@ -152,53 +152,68 @@ def gnuplot_available():
 
 
 def plot(outdir, name, title, xlabel, ylabel, series, logx=2, logy=False,
-         hline=None, xtics_bytes=True, with_err=True):
-    """series: list of (label, [(x, y, ymin, ymax)]). Returns the PNG name."""
-    if not gnuplot_available() or not any(pts for _, pts in series):
+         hline=None, xtics_bytes=True, with_err=True, panels=None, yrange=None):
+    """series: list of (label, [(x, y, ymin, ymax)]). panels: instead of
+    series, a list of (panel title, series), drawn side by side with the
+    same axes. Returns the PNG name."""
+    panels = panels or [(None, series)]
+    every = [pts for _, ser in panels for _, pts in ser]
+    if not gnuplot_available() or not any(every):
         return None
-    datfiles = []
-    for i, (label, pts) in enumerate(series):
-        dat = os.path.join(outdir, f".{name}.{i}.dat")
-        with open(dat, "w") as f:
-            for x, y, lo, hi in pts:
-                f.write(f"{x} {y} {lo} {hi}\n")
-        datfiles.append((label, dat, bool(pts)))
     png = f"{name}.png"
+    width = 1000 if len(panels) == 1 else 420 * len(panels)
     lines = [
-        "set terminal pngcairo size 1000,600 font ',10'",
+        f"set terminal pngcairo size {width},600 font ',10'",
         f"set output '{os.path.join(outdir, png)}'",
-        f"set title '{title}'",
         f"set xlabel '{xlabel}'",
         f"set ylabel '{ylabel}'",
         "set termoption noenhanced",
         "set offsets graph 0.03, graph 0.03, 0, 0",
         "set grid",
-        "set key outside right top",
     ]
     if logx:
         lines.append(f"set logscale x {logx}")
     if logy:
         lines.append("set logscale y 10")
+    if yrange:
+        lines.append(f"set yrange [{yrange[0]}:{yrange[1]}]")
     if xtics_bytes:
-        xs = sorted({x for _, pts in series for x, *_ in pts})
+        xs = sorted({x for pts in every for x, *_ in pts})
         step = max(1, len(xs) // 12)
         tics = ", ".join(f"'{size_label(x)}' {x}" for x in xs[::step])
         lines.append(f"set xtics ({tics}) rotate by -45")
-    plots = []
-    for label, dat, nonempty in datfiles:
-        if not nonempty:
-            continue
-        style = "with yerrorlines" if with_err else "with linespoints"
-        cols = "1:2:3:4" if with_err else "1:2"
-        plots.append(f"'{dat}' using {cols} {style} title '{label}'")
-    if hline is not None:
-        plots.append(f"{hline} with lines dashtype 2 lc 'gray' title ''")
-    lines.append("plot " + ", ".join(plots))
+    if len(panels) == 1:
+        lines += [f"set title '{title}'", "set key outside right top"]
+    else:
+        lines += [f"set multiplot layout 1,{len(panels)} title '{title}'",
+                  "set key left center"]
+    datfiles = []
+    style = "with yerrorlines" if with_err else "with linespoints"
+    cols = "1:2:3:4" if with_err else "1:2"
+    for p, (ptitle, ser) in enumerate(panels):
+        plots = []
+        for i, (label, pts) in enumerate(ser):
+            if not pts:
+                continue
+            dat = os.path.join(outdir, f".{name}.{p}.{i}.dat")
+            with open(dat, "w") as f:
+                for x, y, lo, hi in pts:
+                    f.write(f"{x} {y} {lo} {hi}\n")
+            datfiles.append(dat)
+            plots.append(f"'{dat}' using {cols} {style} title '{label}'")
+        if hline is not None:
+            plots.append(f"{hline} with lines dashtype 2 lc 'gray' title ''")
+        if ptitle is not None:
+            lines.append(f"set title '{ptitle}'")
+        if plots:
+            lines.append("plot " + ", ".join(plots))
+    if len(panels) > 1:
+        lines.append("unset multiplot")
     script = os.path.join(outdir, f".{name}.gp")
     with open(script, "w") as f:
         f.write("\n".join(lines) + "\n")
     res = subprocess.run(["gnuplot", script], capture_output=True, text=True)
-    for _, dat, _ in datfiles:
+    for dat in datfiles:
         os.unlink(dat)
     os.unlink(script)
     if res.returncode != 0:
@@ -491,8 +506,9 @@ def part_frag(d, rows, md, img, conds):
     write_csv(os.path.join(d, "summary-frag.csv"),
               ["condition", "size", "method", "ok", "attempts", "ns_median", "ns_min",
                "ns_max"], summary)
-    series = []
+    panels = []
     for c in conditions:
+        series = []
         for m in FRAG_ORDER:
             pts = []
             for s in sizes:
@@ -500,9 +516,10 @@ def part_frag(d, rows, md, img, conds):
                 if g:
                     rate = sum(r["status"] == "ok" for r in g) / len(g)
                     pts.append((s, rate * 100, rate * 100, rate * 100))
-            series.append((f"{c}: {FRAG_LABEL[m]}", pts))
+            series.append((FRAG_LABEL[m], pts))
+        panels.append((c, series))
     png = plot(d, "frag", "Success rate under fragmentation", "size", "% successful",
-               series, with_err=False)
+               None, with_err=False, panels=panels, yrange=(-5, 105))
     if png:
         md.append(f"![fragmentation]({img}{png})\n")
     return any(r["status"] == "ok" for r in rows)

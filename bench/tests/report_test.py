@@ -46,6 +46,8 @@ def fixture(d):
                 status = "pool-short" if (b, s, r) == ("huge1g", 1 << 30, 1) else "ok"
                 a, t, g = (rnd.randint(1000, 10 ** 8) for _ in range(3))
                 src = "rdma" if r == 0 and b != "memset" else "none"
+                if b == "contig":   # the library's numbers first, rdma's later
+                    src = "lib" if r == 0 else "rdma"
                 rows.append(f"{r},{s},{b},{status},{s},0,{a},{t},{g},{a + t + g},1,2,3,"
                             f"{page},{s // page if page else 0},{src}")
     write(d, "setup.csv", "\n".join(rows) + "\n")
@@ -59,6 +61,10 @@ def fixture(d):
                     rows.append(f"{c},{a},{s},{m},{st},{rnd.randint(10 ** 5, 10 ** 9)},"
                                 f"{s if ok else 0}")
     write(d, "frag.csv", "\n".join(rows) + "\n")
+    write(d, "frag-workload.txt",
+          "pinned: ready pinned_pages=61 pin_stride=33554432 pin_span=2046820352 "
+          "pin_phys_lo=0x6a4a000 pin_phys_hi=0x13a6db000 pin_free_window=268435456 "
+          "pin_free_windows=4 anon_resident=1 pagecache=1 (built in 9 s)\n")
     write(d, "conditions-setup.txt", "part=setup\naccel=tcg\nkernel=6.1.0\nsizes=2M,64M,1G\n")
 
 
@@ -93,6 +99,13 @@ def main():
         check("| 1 GiB | memalign+touch+reg | 4 KiB | 262,144 | 4,202,496 |" in md,
               "rxe map bytes of 1 GiB of 4 KiB pages = 1024 x (4096 + 8)")
         check("0/2" in md and "ENOMEM" in md, "failed attempts are counted and named")
+        check("| 64 MiB | contiguous MR | 64 MiB | 1 | 4,104 | 8 | rdma |" in md,
+              "translation: rdma's report wins over the library's")
+        # 64 KiB - 8 MiB: 8 sizes x 3 rounds paired with memalign.
+        check(md.count("Paired with the memalign run of the same round") == 2 and
+              "of 24 pairs" in md, "paired ratios over 24 pairs per backing")
+        check("largest naturally aligned window of RAM without a pinned page: 256 MiB "
+              "(4 of them)" in md, "where the pins landed")
         for name in ("summary-readbw.csv", "summary-setup.csv", "summary-translation.csv",
                      "summary-frag.csv"):
             check(os.path.getsize(os.path.join(d, name)) > 0, f"{name} written")
