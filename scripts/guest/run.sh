@@ -6,8 +6,11 @@
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export HOME=/root LANG=C.UTF-8
 
-mount -t tmpfs -o mode=1777 tmpfs /tmp
+# The guest's /tmp is its own; the host's stays reachable under
+# /run/host-tmp for a project tree that lives there (see below).
 mount -t tmpfs -o mode=0755 tmpfs /run
+mkdir -p /run/host-tmp && mount --bind /tmp /run/host-tmp
+mount -t tmpfs -o mode=1777 tmpfs /tmp
 mkdir -p /run/cmr /run/netns /dev/pts /dev/shm /dev/hugepages
 mount -t devpts devpts /dev/pts
 # devtmpfs has no /dev/fd: bash's process substitution needs it.
@@ -35,6 +38,18 @@ mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 cmrrun /run/cmr ||
 	cmr_abort "cannot mount the run directory"
 [ -r /run/cmr/job.env ] || cmr_abort "no job.env in the run directory"
 . /run/cmr/job.env
+# A tree under the host's /tmp (a clone in /tmp/x) is hidden by the guest's
+# own /tmp: put its top directory back at the same path.
+for dir in "$CMR_ROOT" "${CMR_BUILD:-}"; do
+	case $dir in
+	/tmp/?*)
+		top=${dir#/tmp/} && top=${top%%/*}
+		[ -d "/tmp/$top" ] && continue
+		mkdir -p "/tmp/$top" && mount --bind "/run/host-tmp/$top" "/tmp/$top" ||
+			cmr_abort "cannot make /tmp/$top visible in the guest"
+		;;
+	esac
+done
 for part in setup jobs; do
 	[ -r "$CMR_ROOT/scripts/guest/$part.sh" ] || cmr_abort "no $CMR_ROOT/scripts/guest/$part.sh"
 	. "$CMR_ROOT/scripts/guest/$part.sh"
