@@ -65,7 +65,7 @@ static int size_opt(const char *name, const char *text, uint64_t *out)
 struct frag_state {
 	struct bench_dev dev;
 	/* Where the pinned pages really are (from /proc/self/pagemap). */
-	uint64_t pin_pfn_lo, pin_pfn_hi, pin_pfns_known;
+	uint64_t pin_pfn_lo, pin_pfn_hi;
 	uint64_t pin_free_window, pin_free_windows;
 	struct ibv_mr *pin_mr;
 	void *pin_buf;
@@ -158,7 +158,6 @@ static void frag_locate_pins(struct frag_state *st, uint64_t blocks)
 	qsort(pfn, n, sizeof(*pfn), cmp_u64);
 	st->pin_pfn_lo = pfn[0];
 	st->pin_pfn_hi = pfn[n - 1];
-	st->pin_pfns_known = n;
 	nram = ram_ranges(ram, RAM_MAX);
 	for (size = SZ_1G; size >= SZ_2M && !st->pin_free_windows; size >>= 1) {
 		for (k = 0; k < nram; k++) {

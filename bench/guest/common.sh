@@ -16,11 +16,10 @@ CMR_BENCH_BIN=${CMR_BENCH_BIN:-$CMR_BUILD/user/bench/cmr-bench}
 CMR_PERFTEST_BIN=${CMR_PERFTEST_BIN:-$CMR_BUILD/user/perftest-patches/bin}
 
 # parse_common ARGS...: --out DIR, --repeats N, --smoke.
-OUT= REPEATS= SMOKE=0 REPARSE=0
+OUT= REPEATS= SMOKE=0
 parse_common() {
 	while [ $# -gt 0 ]; do
 		case $1 in
-		--reparse) REPARSE=1 ;;
 		--out) OUT=$2 && shift ;;
 		--repeats) REPEATS=$2 && shift ;;
 		--smoke) SMOKE=1 ;;

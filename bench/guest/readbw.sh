@@ -11,46 +11,25 @@
 . "$(dirname "$0")/common.sh"
 parse_common "$@"
 
-# parse_rows REPEAT BACKING CLIENT-LOG: the CSV rows of one run. A result
-# row is "bytes iterations peak avg msgrate"; perftest's calibration
-# warning is glued to the end of the row before the one it spoils. A row
+# result_rows CLIENT-LOG: perftest's result rows, "bytes iterations peak
+# avg msgrate"; its calibration warning is glued to the end of the row
+# before the one it spoils, and is cut off.
+result_rows() {
+	sed 's/Correlation coefficient.*//' "$1" |
+		awk 'NF == 5 && $1 ~ /^[0-9]+$/ && $2 ~ /^[0-9]+$/'
+}
+# parse_rows REPEAT BACKING CLIENT-LOG: the CSV rows of one run. A row
 # whose three numbers are all zero had no clock (large messages have a
 # message rate that prints as 0.000000, so it alone says nothing).
 parse_rows() {
-	sed 's/Correlation coefficient.*//' "$3" | awk -v r="$1" -v b="$2" '
-		NF == 5 && $1 ~ /^[0-9]+$/ && $2 ~ /^[0-9]+$/ && ($3 + 0 > 0 || $4 + 0 > 0 || $5 + 0 > 0) {
+	result_rows "$3" | awk -v r="$1" -v b="$2" '
+		$3 + 0 > 0 || $4 + 0 > 0 || $5 + 0 > 0 {
 			printf "%s,%s,%s,%s,%s,%s,%s\n", r, b, $1, $2, $3, $4, $5
 		}'
 }
 count_invalid() {
-	sed 's/Correlation coefficient.*//' "$1" | awk '
-		NF == 5 && $1 ~ /^[0-9]+$/ && $2 ~ /^[0-9]+$/ && $3 + 0 == 0 && $4 + 0 == 0 && $5 + 0 == 0' |
-		wc -l
+	result_rows "$1" | awk '$3 + 0 == 0 && $4 + 0 == 0 && $5 + 0 == 0' | wc -l
 }
-
-# --reparse: rebuild readbw.csv and the row counts of readbw-runs.csv from
-# the kept logs (readbw-logs/), e.g. after a change of the parsing above.
-if [ "${REPARSE:-0}" = 1 ]; then
-	runs=$OUT/readbw-runs.csv csv=$OUT/readbw.csv
-	echo "repeat,backing,bytes,iterations,bw_peak_mbs,bw_avg_mbs,msg_rate_mpps" >"$csv"
-	declare -A try_of
-	{
-		read -r header
-		echo "$header"
-		while IFS=, read -r r b status secs src crc rows bad; do
-			t=${try_of[$r-$b]:-0}
-			try_of[$r-$b]=$((t + 1))
-			cli=$OUT/readbw-logs/r$r-$b-try$t-client.txt
-			rows=$(parse_rows "$r" "$b" "$cli" | wc -l)
-			bad=$(count_invalid "$cli")
-			[ "$status" != fail ] && { [ "$rows" = 0 ] && status=noclock || status=ok; }
-			[ "$status" = ok ] && parse_rows "$r" "$b" "$cli" >>"$csv"
-			echo "$r,$b,$status,$secs,$src,$crc,$rows,$bad"
-		done
-	} <"$runs" >"$runs.new" && mv "$runs.new" "$runs"
-	say "reparsed: $(($(wc -l <"$csv") - 1)) rows"
-	exit 0
-fi
 
 [ -n "${CMR_RXE:-}" ] && [ -n "${CMR_IP:-}" ] || die "needs the loop set-up (CMR_RXE, CMR_IP)"
 # The full run sweeps every size (-a: 2 B .. 8 MiB); the smoke run checks

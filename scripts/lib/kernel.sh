@@ -32,6 +32,11 @@ kernel_image() {
 	echo "$CMR_KBUILD/bzImage$(kernel_suffix)"
 }
 
+# kernel_outdir: the flavour's O= build directory.
+kernel_outdir() {
+	echo "$CMR_KBUILD/out$(kernel_suffix)"
+}
+
 CMR_KSRC_TAR=/usr/src/linux-source-6.1.tar.xz
 
 kernel_inputs_hash() {
@@ -52,7 +57,7 @@ kernel_prepare_pristine() {
 	[ -f "$stamp" ] && [ "$(cat "$stamp")" = "$version" ] &&
 		git -C "$CMR_KBUILD/src" rev-parse -q --verify pristine >/dev/null && return 0
 	say "extracting linux-source-6.1 $version"
-	rm -rf "$CMR_KBUILD/src" "$CMR_KBUILD/out"
+	rm -rf "$CMR_KBUILD/src" "$CMR_KBUILD"/out "$CMR_KBUILD"/out-*
 	mkdir -p "$CMR_KBUILD/src"
 	tar -xf "$CMR_KSRC_TAR" -C "$CMR_KBUILD/src" --strip-components=1 ||
 		die "cannot extract $CMR_KSRC_TAR"
@@ -126,8 +131,9 @@ kernel_fragment() {
 # tinyconfig + the flavour's fragment; every symbol of the fragment must
 # survive olddefconfig with the value written, or the build stops.
 kernel_configure() {
-	local src=$CMR_KBUILD/src out=$CMR_KBUILD/out$(kernel_suffix) tmp=$CMR_KBUILD/config.tmp
+	local src=$CMR_KBUILD/src out tmp=$CMR_KBUILD/config.tmp
 	local frag=$CMR_KBUILD/config.fragment line
+	out=$(kernel_outdir)
 	rm -rf "$tmp" && mkdir -p "$tmp" "$out"
 	kernel_fragment "$frag"
 	make -s -C "$src" O="$tmp" tinyconfig >/dev/null || die "make tinyconfig failed"
@@ -152,9 +158,8 @@ kernel_configure() {
 # kernel_build [--force]: builds the flavour's kernel; prints nothing when
 # the cached one is current.
 kernel_build() {
-	local hash start sfx out image log
-	sfx=$(kernel_suffix)
-	out=$CMR_KBUILD/out$sfx image=$(kernel_image) log=$CMR_KBUILD/build$sfx.log
+	local hash start out image log
+	out=$(kernel_outdir) image=$(kernel_image) log=$CMR_KBUILD/build$(kernel_suffix).log
 	hash=$(kernel_inputs_hash)
 	if [ "${1:-}" != --force ] && [ -f "$image" ] &&
 		[ "$(cat "$image.inputs" 2>/dev/null)" = "$hash" ]; then
