@@ -329,62 +329,6 @@ uint64_t kt_umem_pgsz(const void *addr, uint64_t len, uint64_t iova,
 
 /* ---- memory ------------------------------------------------------------- */
 
-/* Sum of the per-CPU "count:" (pcp pages) or "vm stats threshold:". */
-static long long zoneinfo_sum(const char *key)
-{
-	char line[256], *p;
-	long long sum = 0;
-	size_t klen = strlen(key);
-	FILE *f;
-
-	f = fopen("/proc/zoneinfo", "re");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		for (p = line; *p == ' '; p++)
-			;
-		if (!strncmp(p, key, klen))
-			sum += strtoll(p + klen, NULL, 10);
-	}
-	fclose(f);
-	return sum;
-}
-
-long long kt_memfree_kb(void)
-{
-	long long free_kb = t_meminfo_kb("MemFree");
-	long long pcp = zoneinfo_sum("count:");
-
-	if (free_kb < 0 || pcp < 0)
-		return -1;
-	return free_kb + pcp * (sysconf(_SC_PAGESIZE) / 1024);
-}
-
-long long kt_memfree_tolerance_kb(long long slack_kb)
-{
-	long page_kb = sysconf(_SC_PAGESIZE) / 1024;
-	long long drift = zoneinfo_sum("vm stats threshold:");
-
-	t_diag("free memory = MemFree + pages on the per-CPU lists (zoneinfo "
-	       "count:, now %lld kB); tolerance: NR_FREE_PAGES per-CPU drift "
-	       "up to %lld kB (stat thresholds) + slack %lld kB",
-	       zoneinfo_sum("count:") * page_kb, drift * page_kb, slack_kb);
-	return drift * page_kb + slack_kb;
-}
-
-long long kt_memfree_wait(long long want_kb, double timeout_s)
-{
-	double end = t_now() + timeout_s;
-	long long v;
-
-	for (;;) {
-		v = kt_memfree_kb();
-		if (v >= want_kb || t_now() > end)
-			return v;
-		usleep(100000);
-	}
-}
-
 /* /proc/kpageflags bits (include/uapi/linux/kernel-page-flags.h) */
 #define KPF_UPTODATE 3
 #define KPF_LRU 5

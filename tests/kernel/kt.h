@@ -10,8 +10,8 @@
  *    attributes drv_page_size and drv_map_entries, patch 0005);
  *  - the device page size the series must choose for a region, computed
  *    independently of the kernel;
- *  - MemFree accounting with a tolerance derived from the kernel's own
- *    per-CPU page lists and counter thresholds (/proc/zoneinfo).
+ *  - whether the frames of a released region are really free
+ *    (/proc/kpagecount, /proc/kpageflags).
  */
 #ifndef KT_H
 #define KT_H
@@ -103,27 +103,6 @@ uint64_t kt_umem_pgsz(const void *addr, uint64_t len, uint64_t iova,
 		      uint64_t cap, uint64_t *entries);
 
 /* ---- memory ------------------------------------------------------------- */
-
-/*
- * Free memory in kB: MemFree plus the pages parked on the per-CPU free
- * lists (/proc/zoneinfo "count:"), which are free but not counted in
- * NR_FREE_PAGES; -1 on error.
- */
-long long kt_memfree_kb(void);
-
-/*
- * How far kt_memfree_kb() can be from the truth, in kB: the per-CPU drift
- * of the NR_FREE_PAGES counter (zone stat threshold per CPU, summed) plus
- * slack for what the kernel allocates meanwhile. Prints the parts with
- * t_diag().
- */
-long long kt_memfree_tolerance_kb(long long slack_kb);
-
-/*
- * Poll kt_memfree_kb() for up to timeout_s until it is at least want_kb;
- * returns the last value read.
- */
-long long kt_memfree_wait(long long want_kb, double timeout_s);
 
 /*
  * Page by page: how many of the frames [pfn, pfn + n) are in use

@@ -178,7 +178,7 @@ static void test_too_big(void)
 		   "passes the RAM check, no free range that large in %.2f s",
 		   big >> 20, secs);
 	t_ok(secs < 30, "raw: ... and gives up without a long search");
-	t_diag("MemFree %lld kB after the failed search", kt_memfree_kb());
+	t_diag("free memory %lld kB after the failed search", t_free_mem_kb());
 
 	mr = ibv_alloc_contig_mr(pd, 2 * KT_MIB, KT_ACCESS_ALL);
 	t_ok(mr != NULL, "afterwards a 2 MiB allocation works");
@@ -219,7 +219,7 @@ static void test_late_failures(void)
 		UVERBS_ATTR_ALLOC_CONTIG_MR_RESP_LKEY,
 		UVERBS_ATTR_ALLOC_CONTIG_MR_RESP_ALIGNMENT,
 	};
-	long long tol = kt_memfree_tolerance_kb(4096), base, now;
+	long long tol = t_free_mem_tolerance_kb(4096), base, now;
 	struct cmr_alloc_in in = {
 		.pd_handle = pd->handle, .length = 64 * KT_MIB,
 		.access = KT_ACCESS_ALL, .numa_node = -1,
@@ -236,7 +236,7 @@ static void test_late_failures(void)
 		return;
 	}
 	for (i = 0; i < sizeof(outs) / sizeof(outs[0]); i++) {
-		base = kt_memfree_kb();
+		base = t_free_mem_kb();
 		cmr_encode_alloc_contig_mr(&cmd, driver_id, &in, &out);
 		for (j = 0; j < cmd.hdr.num_attrs; j++)
 			if (cmd.attrs[j].attr_id == outs[i])
@@ -245,14 +245,14 @@ static void test_late_failures(void)
 		t_errno_is(ret, EFAULT, "late: 64 MiB with %s pointing nowhere",
 			   i ? "RESP_ALIGNMENT (written last)" :
 			       "RESP_LKEY (written first)");
-		now = kt_memfree_wait(base - tol, 10);
+		now = t_free_mem_wait(base - tol, 10);
 		t_ok(base - now <= tol && contig_mappings() == 0,
 		     "late: nothing left behind: no [contig_mr] mapping, free "
 		     "memory %+lld kB", now - base);
 	}
 
 	/* RLIMIT_AS: allocated and zeroed, then vm_mmap() refuses. */
-	base = kt_memfree_kb();
+	base = t_free_mem_kb();
 	fflush(stdout);
 	pid = fork();
 	if (pid == 0) {
@@ -280,7 +280,7 @@ static void test_late_failures(void)
 	t_ok(WIFEXITED(status) && WEXITSTATUS(status) == ENOMEM,
 	     "late: RLIMIT_AS leaves no room for the mapping: ENOMEM (child "
 	     "status %d)", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
-	now = kt_memfree_wait(base - tol, 10);
+	now = t_free_mem_wait(base - tol, 10);
 	t_ok(base - now <= tol, "late: the 64 MiB went back (free memory "
 	     "%+lld kB)", now - base);
 }

@@ -4,7 +4,7 @@
  * allocator exactly when both the MR and its mapping are gone, whatever
  * ends them; the MR works while it exists; fork() does not hand it on.
  *
- *  free        ibv_free_contig_mr() returns MemFree to its baseline
+ *  free        ibv_free_contig_mr() returns free memory to its baseline
  *  exit        a child allocates and exits without freeing
  *  kill        a child posting RDMA READ/WRITE of 256 KiB in a loop within
  *              a 256 MiB region is SIGKILLed
@@ -25,11 +25,11 @@
  *  dontneed    MADV_DONTNEED zaps the PTEs; the next touch maps the same
  *              pages again with their contents; the MR is unaffected
  *
- * Free memory is MemFree plus the pages on the per-CPU free lists
- * (/proc/zoneinfo "count:"): freed pages land there first and are not
- * counted in MemFree. Tolerance: NR_FREE_PAGES has per-CPU deltas, bounded
- * by the zone stat thresholds (zoneinfo, summed over zones and CPUs), plus
- * 4 MiB for what the kernel allocates meanwhile (slab, page tables, the
+ * Free memory is t_free_mem_kb(): MemFree plus the pages on the per-CPU
+ * free lists (freed pages land there first and are not counted in MemFree)
+ * plus the page cache, which the allocation may reclaim. Tolerance: the
+ * counters have per-CPU deltas, bounded by the zone stat thresholds
+ * (zoneinfo, summed over zones and CPUs), plus 4 MiB for what the kernel allocates meanwhile (slab, page tables, the
  * children's contexts). Regions are 128 MiB or more, so a region that was
  * not returned cannot hide in the tolerance. Page by page, too: after the
  * release every frame of the region must have page count 0
@@ -66,21 +66,21 @@ static long long tol_kb;
 
 /* ---- measuring ---------------------------------------------------------- */
 
-/* MemFree dropped by about len since base: at least len - tolerance. */
+/* Free memory dropped by about len since base: at least len - tolerance. */
 static bool held(const char *what, long long base, uint64_t len)
 {
-	long long now = kt_memfree_kb(), drop = base - now;
+	long long now = t_free_mem_kb(), drop = base - now;
 
 	return t_ok(drop >= (long long)(len / 1024) - tol_kb,
 		    "%s: free memory %lld kB below the baseline (region %" PRIu64
 		    " kB)", what, drop, len / 1024);
 }
 
-/* MemFree back to base within the tolerance, waiting up to timeout_s. */
+/* Free memory back to base within the tolerance, waiting up to timeout_s. */
 static bool returned(const char *what, long long base, double timeout_s)
 {
 	double t0 = t_now();
-	long long now = kt_memfree_wait(base - tol_kb, timeout_s);
+	long long now = t_free_mem_wait(base - tol_kb, timeout_s);
 
 	return t_ok(base - now <= tol_kb,
 		    "%s: free memory back to the baseline (%+lld kB, tolerance "
@@ -110,11 +110,21 @@ static void pages_free(const char *what, uint64_t pfn, uint64_t len)
 	     what, n, pfn, in_use, unexplained);
 }
 
+/* Where memory other than the regions sits: compare start and end. */
+static void meminfo_diag(const char *when)
+{
+	t_diag("%s: MemFree %lld, Cached %lld, AnonPages %lld, Slab %lld, "
+	       "PageTables %lld, KernelStack %lld kB", when,
+	       t_meminfo_kb("MemFree"), t_meminfo_kb("Cached"),
+	       t_meminfo_kb("AnonPages"), t_meminfo_kb("Slab"),
+	       t_meminfo_kb("PageTables"), t_meminfo_kb("KernelStack"));
+}
+
 /* ---- in-process --------------------------------------------------------- */
 
 static void test_free(void)
 {
-	long long base = kt_memfree_kb(), drop;
+	long long base = t_free_mem_kb(), drop;
 	struct ibv_mr *mr;
 	uint64_t pfn = 0;
 
@@ -124,7 +134,7 @@ static void test_free(void)
 		return;
 	}
 	t_pagemap_pfn(mr->addr, &pfn);
-	drop = base - kt_memfree_kb();
+	drop = base - t_free_mem_kb();
 	held("free: allocated", base, REGION);
 	t_ok(drop <= (long long)(REGION / 1024) + tol_kb,
 	     "free: no more than the region taken (%lld kB)", drop);
@@ -165,7 +175,7 @@ static void fill_ends(struct kt_raw_mr *mr, uint64_t seed)
 
 static void test_unmap_first(void)
 {
-	long long base = kt_memfree_kb();
+	long long base = t_free_mem_kb();
 	struct kt_raw_mr mr;
 	uint64_t pfn = 0;
 	int ret;
@@ -194,7 +204,7 @@ static void test_unmap_first(void)
 
 static void test_destroy_first(void)
 {
-	long long base = kt_memfree_kb();
+	long long base = t_free_mem_kb();
 	struct kt_raw_mr mr;
 	uint64_t pfn = 0;
 	struct t_buf b;
@@ -247,7 +257,7 @@ static void test_destroy_first(void)
  */
 static void test_split(void)
 {
-	long long base = kt_memfree_kb();
+	long long base = t_free_mem_kb();
 	uint64_t hole = 32 * KT_MIB, hole_len = 16 * KT_MIB;
 	struct kt_raw_mr mr;
 	uint64_t pfn = 0;
@@ -478,7 +488,7 @@ static pid_t spawn(enum child_mode mode, uint64_t len, int *wfd)
 
 static void test_exit(void)
 {
-	long long base = kt_memfree_kb();
+	long long base = t_free_mem_kb();
 	int wfd, status;
 	pid_t pid;
 
@@ -500,7 +510,7 @@ static void test_exit(void)
 
 static void test_kill_traffic(void)
 {
-	long long base = kt_memfree_kb();
+	long long base = t_free_mem_kb();
 	uint64_t ops0, ops1;
 	int wfd, status;
 	pid_t pid;
@@ -587,7 +597,7 @@ static bool kill_alloc_once(double at_s)
 static void test_kill_alloc(void)
 {
 	static const double frac[] = { 0.05, 0.3, 0.6, 0.9 };
-	long long base = kt_memfree_kb(), st0, st1;
+	long long base = t_free_mem_kb(), st0, st1;
 	struct ibv_mr *mr;
 	double t0, t;
 	unsigned int i, inside = 0;
@@ -639,10 +649,11 @@ int main(void)
 		t_bail("PD and loopback QP pair");
 	if (kt_raw_init(ctx))
 		t_bail("uverbs driver id");
-	tol_kb = kt_memfree_tolerance_kb(4096);
-	start = kt_memfree_kb();
+	tol_kb = t_free_mem_tolerance_kb(4096);
+	start = t_free_mem_kb();
 	t_diag("MemTotal %lld kB, free %lld kB, tolerance %lld kB",
 	       t_meminfo_kb("MemTotal"), start, tol_kb);
+	meminfo_diag("start");
 
 	test_free();
 	test_exit();
@@ -657,6 +668,7 @@ int main(void)
 	t_loop_destroy(&loop);
 	t_errno_is(ibv_dealloc_pd(pd), 0, "dealloc the PD: no MR left");
 	ibv_close_device(ctx);
+	meminfo_diag("end");
 	returned("overall: at the end", start, 10);
 	return t_done();
 }

@@ -138,8 +138,8 @@ static void test_size(uint64_t len)
 	t1 = t_now();
 	if (!t_ok(mr != NULL, "%s: ibv_alloc_contig_mr in %.2f s", name,
 		  t1 - t0)) {
-		t_diag("errno %s; MemFree %lld kB", strerrorname_np(errno),
-		       kt_memfree_kb());
+		t_diag("errno %s; free memory %lld kB", strerrorname_np(errno),
+		       t_free_mem_kb());
 		return;
 	}
 	va = (uintptr_t)mr->addr;
@@ -281,8 +281,8 @@ int main(int argc, char **argv)
 	if (ibv_query_device(ctx, &attr))
 		t_bail("ibv_query_device: %s", strerror(errno));
 	page_size_cap = attr.page_size_cap;
-	t_diag("page_size_cap 0x%" PRIx64 ", MemTotal %lld kB, MemFree %lld kB",
-	       page_size_cap, t_meminfo_kb("MemTotal"), kt_memfree_kb());
+	t_diag("page_size_cap 0x%" PRIx64 ", MemTotal %lld kB, free memory "
+	       "%lld kB", page_size_cap, t_meminfo_kb("MemTotal"), t_free_mem_kb());
 	if (t_loop_create(&loop, pd))
 		t_bail("loopback QP pair");
 

@@ -755,6 +755,86 @@ long long t_meminfo_kb(const char *field)
 	return v;
 }
 
+/* Sum over /proc/zoneinfo of a per-CPU or per-zone line ("count:", ...). */
+static long long zoneinfo_sum(const char *key)
+{
+	char line[256], *p;
+	long long sum = 0;
+	size_t klen = strlen(key);
+	FILE *f;
+
+	f = fopen("/proc/zoneinfo", "re");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		for (p = line; *p == ' '; p++)
+			;
+		if (!strncmp(p, key, klen))
+			sum += strtoll(p + klen, NULL, 10);
+	}
+	fclose(f);
+	return sum;
+}
+
+/* This process's anonymous resident memory (RssAnon), in kB. */
+static long long own_rss_anon_kb(void)
+{
+	char line[256];
+	long long v = -1;
+	FILE *f;
+
+	f = fopen("/proc/self/status", "re");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "RssAnon: %lld", &v) == 1)
+			break;
+	fclose(f);
+	return v;
+}
+
+long long t_free_mem_kb(void)
+{
+	long long free_kb = t_meminfo_kb("MemFree");
+	long long cached = t_meminfo_kb("Cached");
+	long long buffers = t_meminfo_kb("Buffers");
+	long long pcp = zoneinfo_sum("count:");
+	long long own = own_rss_anon_kb();
+
+	if (free_kb < 0 || cached < 0 || buffers < 0 || pcp < 0 || own < 0)
+		return -1;
+	return free_kb + cached + buffers + own +
+	       pcp * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+long long t_free_mem_tolerance_kb(long long slack_kb)
+{
+	long page_kb = sysconf(_SC_PAGESIZE) / 1024;
+	long long drift = zoneinfo_sum("vm stats threshold:");
+
+	t_diag("free memory = MemFree + per-CPU free lists (zoneinfo count:, "
+	       "now %lld kB) + page cache (Cached + Buffers, now %lld kB) + "
+	       "the test's own RssAnon (now %lld kB); tolerance: per-CPU "
+	       "counter drift up to %lld kB (stat thresholds, free and file "
+	       "pages) + slack %lld kB", zoneinfo_sum("count:") * page_kb,
+	       t_meminfo_kb("Cached") + t_meminfo_kb("Buffers"),
+	       own_rss_anon_kb(), 2 * drift * page_kb, slack_kb);
+	return 2 * drift * page_kb + slack_kb;
+}
+
+long long t_free_mem_wait(long long want_kb, double timeout_s)
+{
+	double end = t_now() + timeout_s;
+	long long v;
+
+	for (;;) {
+		v = t_free_mem_kb();
+		if (v >= want_kb || t_now() > end)
+			return v;
+		usleep(100000);
+	}
+}
+
 static uint64_t splitmix64(uint64_t x)
 {
 	x += UINT64_C(0x9e3779b97f4a7c15);

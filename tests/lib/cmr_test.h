@@ -197,6 +197,34 @@ long long t_phys_contig_bytes(const void *addr, size_t len,
 long long t_meminfo_kb(const char *field);
 
 /*
+ * Memory that is not held by what a test allocates, in kB: MemFree, plus
+ * the pages parked on the per-CPU free lists (/proc/zoneinfo "count:";
+ * free but not in NR_FREE_PAGES), plus the page cache (Cached, Buffers),
+ * plus the calling process's own anonymous memory (RssAnon). The page
+ * cache is in because the kernel turns it into free memory behind the
+ * test's back: alloc_contig_range() reclaims the clean file pages of its
+ * range instead of migrating them, and kswapd may drop any. RssAnon is in
+ * because the test's heap grows as it runs. A contiguous region is in none
+ * of these: its pages are not in the page cache, and its mapping counts as
+ * RssFile (vm_insert_pages()). -1 on error.
+ */
+long long t_free_mem_kb(void);
+
+/*
+ * How far t_free_mem_kb() can be from the truth, in kB: the per-CPU drift
+ * of the free and file page counters (zone stat threshold per CPU, summed,
+ * once for each) plus slack for what the kernel allocates meanwhile.
+ * Prints the parts with t_diag().
+ */
+long long t_free_mem_tolerance_kb(long long slack_kb);
+
+/*
+ * Poll t_free_mem_kb() for up to timeout_s until it is at least want_kb;
+ * returns the last value read.
+ */
+long long t_free_mem_wait(long long want_kb, double timeout_s);
+
+/*
  * Deterministic data: byte off of the pattern seeded with seed. Any slice
  * of a buffer can be checked on its own, given its offset.
  */

@@ -43,6 +43,8 @@ static struct ibv_pd *pd;
 static struct t_loop loop;
 static bool require;
 static bool is_root;
+/* How far free memory may move besides the region (t_free_mem_kb()). */
+static long long tol_kb;
 
 static uint64_t pow2_ceil(uint64_t v)
 {
@@ -250,13 +252,13 @@ static void test_size(size_t len)
 	void *addr;
 	double t0;
 
-	free0 = t_meminfo_kb("MemFree");
+	free0 = t_free_mem_kb();
 	t0 = t_now();
 	mr = ibv_alloc_contig_mr(pd, len, RW_ACCESS);
 	if (!t_ok(mr != NULL, "%s: alloc: %s (%.2f s)", human(len),
 		  mr ? "ok" : strerrorname_np(errno), t_now() - t0))
 		return;
-	free1 = t_meminfo_kb("MemFree");
+	free1 = t_free_mem_kb();
 	addr = mr->addr;
 	t_ok(mr->pd == pd && mr->context == ctx && mr->length == len &&
 		     addr && !((uintptr_t)addr % PAGE),
@@ -266,24 +268,22 @@ static void test_size(size_t len)
 	     human(map));
 	t_ok(t_check_zero(addr, map) < 0, "%s: every byte reads zero",
 	     human(len));
-	/* MemFree moves with everything else too: 16 MiB of slack. */
 	if (map >= (64u << 20))
-		t_ok(free0 - free1 >= (long long)(map >> 10) - (16 << 10),
-		     "%s: MemFree fell by %lld MiB", human(len),
-		     (free0 - free1) >> 10);
+		t_ok(free0 - free1 >= (long long)(map >> 10) - tol_kb,
+		     "%s: free memory fell by %lld kB (tolerance %lld kB)",
+		     human(len), free0 - free1, tol_kb);
 
 	check_query(mr, len);
 	check_rdma(mr, len);
 
 	t_ok(ibv_free_contig_mr(mr) == 0, "%s: free", human(len));
 	t_ok(!t_is_mapped(addr, PAGE), "%s: unmapped after free", human(len));
-	free2 = t_meminfo_kb("MemFree");
-	/* Freed pages may linger on per-CPU lists: 3 % more slack. */
-	if (map >= (64u << 20))
-		t_ok(free2 - free1 >= (long long)(map >> 10) * 97 / 100 -
-					      (16 << 10),
-		     "%s: MemFree back (+%lld MiB)", human(len),
-		     (free2 - free1) >> 10);
+	if (map >= (64u << 20)) {
+		free2 = t_free_mem_wait(free0 - tol_kb, 10);
+		t_ok(free0 - free2 <= tol_kb,
+		     "%s: free memory back to the baseline (%+lld kB)",
+		     human(len), free2 - free0);
+	}
 }
 
 static void test_many(void)
@@ -524,6 +524,8 @@ int main(int argc, char **argv)
 	check_support();
 	if (t_loop_create(&loop, pd))
 		t_bail("loopback QP pair");
+	/* The RDMA checks' bounce buffers and `rdma` come and go: 8 MiB. */
+	tol_kb = t_free_mem_tolerance_kb(8 << 10);
 
 	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
 		test_size(sizes[i]);

@@ -84,7 +84,7 @@ int main(int argc, char **argv)
 	bool require = false;
 	struct ibv_context *ctx;
 	struct worker *w;
-	long long free0, free1;
+	long long free0, free1, tol_kb;
 	struct ibv_mr *mr;
 	int argi = 1;
 	double t0;
@@ -115,7 +115,8 @@ int main(int argc, char **argv)
 	w = calloc(nthreads, sizeof(*w));
 	if (!w)
 		t_bail("calloc");
-	free0 = t_meminfo_kb("MemFree");
+	tol_kb = t_free_mem_tolerance_kb(32 << 10);
+	free0 = t_free_mem_kb();
 	t0 = t_now();
 	for (i = 0; i < nthreads; i++) {
 		w[i].id = i;
@@ -140,9 +141,10 @@ int main(int argc, char **argv)
 		     x->not_zero, x->data_bad, x->rdma_bad, x->free_fail);
 	}
 	t_ok(total == nthreads * rounds, "%u MRs in all", total);
-	free1 = t_meminfo_kb("MemFree");
-	t_ok(free1 >= free0 - (32 << 10),
-	     "MemFree back within 32 MiB (%+lld MiB)", (free1 - free0) >> 10);
+	free1 = t_free_mem_wait(free0 - tol_kb, 10);
+	t_ok(free0 - free1 <= tol_kb,
+	     "free memory back to the baseline (%+lld kB, tolerance %lld kB)",
+	     free1 - free0, tol_kb);
 	t_errno_is(ibv_dealloc_pd(pd), 0, "dealloc the PD: nothing leaked");
 	ibv_close_device(ctx);
 	free(w);
