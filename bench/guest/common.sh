@@ -33,12 +33,42 @@ parse_common() {
 
 mem_total_bytes() { echo $(($(awk '/^MemTotal:/ { print $2 }' /proc/meminfo) * 1024)); }
 
+# set_knob FILE VALUE: write a kernel setting (sysfs, procfs) for this
+# part, and put the old value back when the script exits, however it
+# exits: the smoke runs share one guest boot with the tests after them,
+# which must see the kernel as it booted. No-op where FILE is not writable.
+KNOBS=()
+set_knob() {
+	local f=$1 old i
+	[ -w "$f" ] || return 0
+	for ((i = 0; i < ${#KNOBS[@]}; i += 2)); do
+		[ "${KNOBS[i]}" = "$f" ] && break
+	done
+	if [ "$i" -ge "${#KNOBS[@]}" ]; then
+		# A choice file ("always [madvise] never") reads back its
+		# current value in brackets.
+		old=$(sed -E 's/.*\[([^]]*)\].*/\1/' "$f") || return 0
+		KNOBS+=("$f" "$old")
+	fi
+	echo "$2" >"$f" 2>/dev/null || say "cannot set $f to $2"
+}
+restore_knobs() {
+	local i
+	for ((i = ${#KNOBS[@]} - 2; i >= 0; i -= 2)); do
+		echo "${KNOBS[i + 1]}" >"${KNOBS[i]}" 2>/dev/null ||
+			say "cannot restore ${KNOBS[i]} to ${KNOBS[i + 1]}"
+	done
+	KNOBS=()
+}
+trap restore_knobs EXIT
+
 # Transparent huge pages as Debian ships them (madvise): memalign()
 # buffers get 4 KiB pages unless they ask. Recorded in the conditions.
-set_thp() {
-	local f=/sys/kernel/mm/transparent_hugepage/enabled
-	[ -w "$f" ] && echo "$1" >"$f" 2>/dev/null
-	return 0
+set_thp() { set_knob /sys/kernel/mm/transparent_hugepage/enabled "$1"; }
+
+# hugetlb pools at run time: set_hugepages SIZE_KB N.
+set_hugepages() {
+	set_knob "/sys/kernel/mm/hugepages/hugepages-${1}kB/nr_hugepages" "$2"
 }
 
 # conditions PART: key=value lines describing where the numbers come from.

@@ -32,10 +32,8 @@ scale=1
 ANON=$(mib $((mem / 4 / scale))) PAGECACHE=$(mib $((mem / 4 / scale)))
 SPAN=$(mib $((mem / 2 / scale))) STRIDE=${CMR_BENCH_FRAG_STRIDE:-32M}
 set_thp madvise
-for p in 2048kB 1048576kB; do
-	f=/sys/kernel/mm/hugepages/hugepages-$p/nr_hugepages
-	[ -w "$f" ] && echo 0 >"$f"
-done
+set_hugepages 2048 0
+set_hugepages 1048576 0
 conditions frag >"$OUT/conditions-frag.txt"
 cat >>"$OUT/conditions-frag.txt" <<EOC
 sizes=$SIZES

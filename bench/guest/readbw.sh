@@ -46,7 +46,7 @@ mkdir -p "$logs"
 set_thp madvise
 # --use_hugepages: each side's buffer (2 x 8 MiB) in a SysV SHM_HUGETLB
 # segment of 2 MiB pages, from the pool reserved here.
-echo 64 >/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages
+set_hugepages 2048 64
 conditions readbw >"$OUT/conditions-readbw.txt"
 echo "iterations=$ITERS" >>"$OUT/conditions-readbw.txt"
 echo "hugepages_2m_pool=$(cat /sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages)" >>"$OUT/conditions-readbw.txt"
@@ -127,7 +127,6 @@ cat "$logs"/r*-client.txt 2>/dev/null | grep -m1 '#bytes' |
 	sed 's/^ */perftest_header=/' >>"$OUT/conditions-readbw.txt"
 # The contiguous runs' buffers, as the preload reported them.
 grep -h '^contig-mr: data buffer' "$logs"/*-contig-*.txt 2>/dev/null | sort -u >"$OUT/readbw-contig-buffers.txt"
-echo 0 >/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages
 ok=$(grep -c ',ok,' "$runs")
 say "ib_read_bw: $ok of $((REPEATS * ${#BACKINGS[@]})) runs completed"
 [ "$ok" -gt 0 ]

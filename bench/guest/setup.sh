@@ -18,10 +18,8 @@ else
 	BACKINGS=${CMR_BENCH_SETUP_BACKINGS:-contig,memalign,huge2m,huge1g}
 fi
 set_thp madvise
-for p in 2048kB 1048576kB; do
-	f=/sys/kernel/mm/hugepages/hugepages-$p/nr_hugepages
-	[ -w "$f" ] && echo 0 >"$f"
-done
+set_hugepages 2048 0
+set_hugepages 1048576 0
 conditions setup >"$OUT/conditions-setup.txt"
 echo "sizes=$SIZES" >>"$OUT/conditions-setup.txt"
 echo "backings=$BACKINGS" >>"$OUT/conditions-setup.txt"

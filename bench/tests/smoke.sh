@@ -2,7 +2,8 @@
 # CI's check of the benchmarks: one part in its --smoke form, in the guest
 # (loop set-up), then the report over its output. Passes when the raw CSV
 # is well-formed with at least one successful measurement (report.py
-# --check), the part's plots are PNG files and results.md has its section.
+# --check), the part's plots are PNG files, results.md has its section,
+# and the part left THP and the hugetlb pools as it found them.
 #   smoke.sh PART CMR_BENCH_BIN PERFTEST_BIN_DIR
 set -u
 part=${1:?part} bench_bin=${2:?cmr-bench} perftest_bin=${3:?perftest wrapper dir}
@@ -11,6 +12,13 @@ fail() { echo "not ok - $*"; exit 1; }
 [ -n "${CMR_RXE:-}" ] || { echo "skip - needs the loop set-up"; exit 77; }
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
+# The settings a part changes: it must put them back, because the tests
+# after it share this guest boot.
+knobs() {
+	grep -H . /sys/kernel/mm/transparent_hugepage/enabled \
+		/sys/kernel/mm/hugepages/hugepages-*/nr_hugepages 2>/dev/null
+}
+knobs_before=$(knobs)
 start=$(date +%s)
 CMR_BENCH_BIN=$bench_bin CMR_PERFTEST_BIN=$perftest_bin \
 	bash "$here/guest/$part.sh" --smoke --out "$out" || {
@@ -18,6 +26,10 @@ CMR_BENCH_BIN=$bench_bin CMR_PERFTEST_BIN=$perftest_bin \
 	fail "$part.sh --smoke failed"
 }
 secs=$(($(date +%s) - start))
+[ "$(knobs)" = "$knobs_before" ] || {
+	diff <(echo "$knobs_before") <(knobs) | sed 's/^/# /'
+	fail "$part.sh left kernel settings changed"
+}
 # A kernel without the series: the contiguous back end reports it, and
 # every contiguous measurement failed the same way.
 python3 "$here/report.py" "$out" --check || fail "report.py --check"
