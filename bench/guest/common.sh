@@ -34,9 +34,10 @@ parse_common() {
 mem_total_bytes() { echo $(($(awk '/^MemTotal:/ { print $2 }' /proc/meminfo) * 1024)); }
 
 # set_knob FILE VALUE: write a kernel setting (sysfs, procfs) for this
-# part, and put the old value back when the script exits, however it
-# exits: the smoke runs share one guest boot with the tests after them,
-# which must see the kernel as it booted. No-op where FILE is not writable.
+# part, and put the old value back when the script exits (exit, die, an
+# error under set -u, SIGTERM; not SIGKILL): the smoke runs share one
+# guest boot with the tests after them, which must see the kernel as it
+# booted. No-op where FILE is not writable.
 KNOBS=()
 set_knob() {
 	local f=$1 old i

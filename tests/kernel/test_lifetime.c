@@ -27,9 +27,11 @@
  *
  * Free memory is t_free_mem_kb(): MemFree plus the pages on the per-CPU
  * free lists (freed pages land there first and are not counted in MemFree)
- * plus the page cache, which the allocation may reclaim. Tolerance: the
- * counters have per-CPU deltas, bounded by the zone stat thresholds
- * (zoneinfo, summed over zones and CPUs), plus 4 MiB for what the kernel allocates meanwhile (slab, page tables, the
+ * plus the page cache, which the allocation may reclaim, plus this
+ * process's own anonymous memory (its heap grows as it runs). Tolerance:
+ * the free and file page counters have per-CPU deltas, each bounded by
+ * the zone stat thresholds (zoneinfo, summed over zones and CPUs), plus
+ * 4 MiB for what the kernel allocates meanwhile (slab, page tables, the
  * children's contexts). Regions are 128 MiB or more, so a region that was
  * not returned cannot hide in the tolerance. Page by page, too: after the
  * release every frame of the region must have page count 0

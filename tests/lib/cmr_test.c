@@ -795,16 +795,31 @@ static long long own_rss_anon_kb(void)
 
 long long t_free_mem_kb(void)
 {
-	long long free_kb = t_meminfo_kb("MemFree");
-	long long cached = t_meminfo_kb("Cached");
-	long long buffers = t_meminfo_kb("Buffers");
-	long long pcp = zoneinfo_sum("count:");
-	long long own = own_rss_anon_kb();
+	/* One pass: pages moving between MemFree and Cached meanwhile. */
+	static const char *const fields[] = { "MemFree:", "Cached:",
+					      "Buffers:" };
+	long long sum = 0, pcp, own, v;
+	unsigned int i, found = 0;
+	char line[256];
+	FILE *f;
 
-	if (free_kb < 0 || cached < 0 || buffers < 0 || pcp < 0 || own < 0)
-		return -1;
-	return free_kb + cached + buffers + own +
-	       pcp * (sysconf(_SC_PAGESIZE) / 1024);
+	f = fopen("/proc/meminfo", "re");
+	if (!f)
+		t_bail("/proc/meminfo: %s", strerror(errno));
+	while (fgets(line, sizeof(line), f))
+		for (i = 0; i < 3; i++)
+			if (!strncmp(line, fields[i], strlen(fields[i])) &&
+			    sscanf(line + strlen(fields[i]), "%lld", &v) == 1) {
+				sum += v;
+				found |= 1u << i;
+			}
+	fclose(f);
+	pcp = zoneinfo_sum("count:");
+	own = own_rss_anon_kb();
+	if (found != 7 || pcp < 0 || own < 0)
+		t_bail("free memory: /proc/meminfo, /proc/zoneinfo or "
+		       "/proc/self/status unreadable");
+	return sum + own + pcp * (sysconf(_SC_PAGESIZE) / 1024);
 }
 
 long long t_free_mem_tolerance_kb(long long slack_kb)
@@ -812,6 +827,8 @@ long long t_free_mem_tolerance_kb(long long slack_kb)
 	long page_kb = sysconf(_SC_PAGESIZE) / 1024;
 	long long drift = zoneinfo_sum("vm stats threshold:");
 
+	if (drift < 0)
+		t_bail("/proc/zoneinfo unreadable");
 	t_diag("free memory = MemFree + per-CPU free lists (zoneinfo count:, "
 	       "now %lld kB) + page cache (Cached + Buffers, now %lld kB) + "
 	       "the test's own RssAnon (now %lld kB); tolerance: per-CPU "
