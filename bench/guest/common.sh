@@ -72,6 +72,13 @@ set_hugepages() {
 	set_knob "/sys/kernel/mm/hugepages/hugepages-${1}kB/nr_hugepages" "$2"
 }
 
+# Empty 2 MiB and 1 GiB pools: the parts that grow them at run time
+# (cmr-bench setup and probe) start from nothing reserved.
+empty_hugetlb_pools() {
+	set_hugepages 2048 0
+	set_hugepages 1048576 0
+}
+
 # conditions PART: key=value lines describing where the numbers come from.
 conditions() {
 	local thp model accel dbg=

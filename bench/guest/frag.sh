@@ -32,8 +32,7 @@ scale=1
 ANON=$(mib $((mem / 4 / scale))) PAGECACHE=$(mib $((mem / 4 / scale)))
 SPAN=$(mib $((mem / 2 / scale))) STRIDE=${CMR_BENCH_FRAG_STRIDE:-32M}
 set_thp madvise
-set_hugepages 2048 0
-set_hugepages 1048576 0
+empty_hugetlb_pools
 conditions frag >"$OUT/conditions-frag.txt"
 cat >>"$OUT/conditions-frag.txt" <<EOC
 sizes=$SIZES

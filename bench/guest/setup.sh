@@ -18,8 +18,7 @@ else
 	BACKINGS=${CMR_BENCH_SETUP_BACKINGS:-contig,memalign,huge2m,huge1g}
 fi
 set_thp madvise
-set_hugepages 2048 0
-set_hugepages 1048576 0
+empty_hugetlb_pools
 conditions setup >"$OUT/conditions-setup.txt"
 echo "sizes=$SIZES" >>"$OUT/conditions-setup.txt"
 echo "backings=$BACKINGS" >>"$OUT/conditions-setup.txt"

@@ -68,26 +68,15 @@ static long long tol_kb;
 
 /* ---- measuring ---------------------------------------------------------- */
 
-/* Free memory dropped by about len since base: at least len - tolerance. */
+/* The checks of cmr_test, with this test's tolerance. */
 static bool held(const char *what, long long base, uint64_t len)
 {
-	long long now = t_free_mem_kb(), drop = base - now;
-
-	return t_ok(drop >= (long long)(len / 1024) - tol_kb,
-		    "%s: free memory %lld kB below the baseline (region %" PRIu64
-		    " kB)", what, drop, len / 1024);
+	return t_free_mem_held(what, base, len, tol_kb);
 }
 
-/* Free memory back to base within the tolerance, waiting up to timeout_s. */
 static bool returned(const char *what, long long base, double timeout_s)
 {
-	double t0 = t_now();
-	long long now = t_free_mem_wait(base - tol_kb, timeout_s);
-
-	return t_ok(base - now <= tol_kb,
-		    "%s: free memory back to the baseline (%+lld kB, tolerance "
-		    "%lld kB) after %.1f s", what, now - base, tol_kb,
-		    t_now() - t0);
+	return t_free_mem_returned(what, base, tol_kb, timeout_s);
 }
 
 /*

@@ -735,23 +735,42 @@ long long t_phys_contig_bytes(const void *addr, size_t len,
 	return bytes > (long long)len ? (long long)len : bytes;
 }
 
-long long t_meminfo_kb(const char *field)
+/*
+ * Values of "Name: value" lines of a /proc file (meminfo, status), read in
+ * one pass: val[i] for name[i], -1 where the file has no such line.
+ * Returns how many were found.
+ */
+static unsigned int proc_fields(const char *path, const char *const *name,
+				long long *val, unsigned int n)
 {
+	unsigned int i, found = 0;
 	char line[256];
-	size_t flen = strlen(field);
-	long long v = -1;
+	size_t len;
 	FILE *f;
 
-	f = fopen("/proc/meminfo", "re");
+	for (i = 0; i < n; i++)
+		val[i] = -1;
+	f = fopen(path, "re");
 	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		if (!strncmp(line, field, flen) && line[flen] == ':') {
-			v = strtoll(line + flen + 1, NULL, 10);
-			break;
+		return 0;
+	while (found < n && fgets(line, sizeof(line), f))
+		for (i = 0; i < n; i++) {
+			len = strlen(name[i]);
+			if (val[i] < 0 && !strncmp(line, name[i], len) &&
+			    line[len] == ':') {
+				val[i] = strtoll(line + len + 1, NULL, 10);
+				found++;
+			}
 		}
-	}
 	fclose(f);
+	return found;
+}
+
+long long t_meminfo_kb(const char *field)
+{
+	long long v;
+
+	proc_fields("/proc/meminfo", &field, &v, 1);
 	return v;
 }
 
@@ -779,47 +798,26 @@ static long long zoneinfo_sum(const char *key)
 /* This process's anonymous resident memory (RssAnon), in kB. */
 static long long own_rss_anon_kb(void)
 {
-	char line[256];
-	long long v = -1;
-	FILE *f;
+	static const char *const name = "RssAnon";
+	long long v;
 
-	f = fopen("/proc/self/status", "re");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "RssAnon: %lld", &v) == 1)
-			break;
-	fclose(f);
+	proc_fields("/proc/self/status", &name, &v, 1);
 	return v;
 }
 
 long long t_free_mem_kb(void)
 {
 	/* One pass: pages moving between MemFree and Cached meanwhile. */
-	static const char *const fields[] = { "MemFree:", "Cached:",
-					      "Buffers:" };
-	long long sum = 0, pcp, own, v;
-	unsigned int i, found = 0;
-	char line[256];
-	FILE *f;
+	static const char *const names[] = { "MemFree", "Cached", "Buffers" };
+	long long v[3], pcp, own;
 
-	f = fopen("/proc/meminfo", "re");
-	if (!f)
-		t_bail("/proc/meminfo: %s", strerror(errno));
-	while (fgets(line, sizeof(line), f))
-		for (i = 0; i < 3; i++)
-			if (!strncmp(line, fields[i], strlen(fields[i])) &&
-			    sscanf(line + strlen(fields[i]), "%lld", &v) == 1) {
-				sum += v;
-				found |= 1u << i;
-			}
-	fclose(f);
 	pcp = zoneinfo_sum("count:");
 	own = own_rss_anon_kb();
-	if (found != 7 || pcp < 0 || own < 0)
+	if (proc_fields("/proc/meminfo", names, v, 3) != 3 || pcp < 0 ||
+	    own < 0)
 		t_bail("free memory: /proc/meminfo, /proc/zoneinfo or "
 		       "/proc/self/status unreadable");
-	return sum + own + pcp * (sysconf(_SC_PAGESIZE) / 1024);
+	return v[0] + v[1] + v[2] + own + pcp * (sysconf(_SC_PAGESIZE) / 1024);
 }
 
 long long t_free_mem_tolerance_kb(long long slack_kb)
@@ -850,6 +848,28 @@ long long t_free_mem_wait(long long want_kb, double timeout_s)
 			return v;
 		usleep(100000);
 	}
+}
+
+bool t_free_mem_held(const char *what, long long base, uint64_t len,
+		     long long tol_kb)
+{
+	long long drop = base - t_free_mem_kb();
+
+	return t_ok(drop >= (long long)(len / 1024) - tol_kb,
+		    "%s: free memory %lld kB below the baseline (region %" PRIu64
+		    " kB)", what, drop, len / 1024);
+}
+
+bool t_free_mem_returned(const char *what, long long base, long long tol_kb,
+			 double timeout_s)
+{
+	double t0 = t_now();
+	long long now = t_free_mem_wait(base - tol_kb, timeout_s);
+
+	return t_ok(base - now <= tol_kb,
+		    "%s: free memory back to the baseline (%+lld kB, tolerance "
+		    "%lld kB) after %.1f s", what, now - base, tol_kb,
+		    t_now() - t0);
 }
 
 static uint64_t splitmix64(uint64_t x)

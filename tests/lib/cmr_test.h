@@ -228,6 +228,17 @@ long long t_free_mem_tolerance_kb(long long slack_kb);
 long long t_free_mem_wait(long long want_kb, double timeout_s);
 
 /*
+ * Checks (one t_ok() each) against a baseline base = t_free_mem_kb():
+ * held: free memory has dropped by at least len bytes minus tol_kb;
+ * returned: it is back within tol_kb of base, waiting up to timeout_s
+ * for freed pages to arrive.
+ */
+bool t_free_mem_held(const char *what, long long base, uint64_t len,
+		     long long tol_kb);
+bool t_free_mem_returned(const char *what, long long base, long long tol_kb,
+			 double timeout_s);
+
+/*
  * Deterministic data: byte off of the pattern seeded with seed. Any slice
  * of a buffer can be checked on its own, given its offset.
  */

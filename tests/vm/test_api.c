@@ -247,7 +247,7 @@ static void check_rdma(struct ibv_mr *mr, size_t len)
 static void test_size(size_t len)
 {
 	uint64_t map = (len + PAGE - 1) & ~(PAGE - 1);
-	long long free0, free1, free2;
+	long long free0;
 	struct ibv_mr *mr;
 	void *addr;
 	double t0;
@@ -258,7 +258,6 @@ static void test_size(size_t len)
 	if (!t_ok(mr != NULL, "%s: alloc: %s (%.2f s)", human(len),
 		  mr ? "ok" : strerrorname_np(errno), t_now() - t0))
 		return;
-	free1 = t_free_mem_kb();
 	addr = mr->addr;
 	t_ok(mr->pd == pd && mr->context == ctx && mr->length == len &&
 		     addr && !((uintptr_t)addr % PAGE),
@@ -269,21 +268,15 @@ static void test_size(size_t len)
 	t_ok(t_check_zero(addr, map) < 0, "%s: every byte reads zero",
 	     human(len));
 	if (map >= (64u << 20))
-		t_ok(free0 - free1 >= (long long)(map >> 10) - tol_kb,
-		     "%s: free memory fell by %lld kB (tolerance %lld kB)",
-		     human(len), free0 - free1, tol_kb);
+		t_free_mem_held(human(len), free0, map, tol_kb);
 
 	check_query(mr, len);
 	check_rdma(mr, len);
 
 	t_ok(ibv_free_contig_mr(mr) == 0, "%s: free", human(len));
 	t_ok(!t_is_mapped(addr, PAGE), "%s: unmapped after free", human(len));
-	if (map >= (64u << 20)) {
-		free2 = t_free_mem_wait(free0 - tol_kb, 10);
-		t_ok(free0 - free2 <= tol_kb,
-		     "%s: free memory back to the baseline (%+lld kB)",
-		     human(len), free2 - free0);
-	}
+	if (map >= (64u << 20))
+		t_free_mem_returned(human(len), free0, tol_kb, 10);
 }
 
 static void test_many(void)
