@@ -2,7 +2,7 @@
 # changes, taken from the installed copies and patched with the series' own
 # uapi patch. Include it with target_link_libraries(... contig_mr_uapi).
 set(CONTIG_MR_UAPI_PATCH
-    ${PROJECT_SOURCE_DIR}/kernel/patches/0002-RDMA-uverbs-add-the-ALLOC_CONTIG_MR-method-to-the-ua.patch)
+    ${PROJECT_SOURCE_DIR}/kernel/patches/0003-RDMA-uverbs-add-the-CONTIG_BUF-object-to-the-uapi.patch)
 set(CONTIG_MR_UAPI_DIR ${PROJECT_BINARY_DIR}/uapi)
 set(uapi_headers ib_user_ioctl_cmds.h ib_user_ioctl_verbs.h)
 

@@ -1,0 +1,678 @@
+// SPDX-License-Identifier: GPL-2.0 OR Linux-OpenIB
+/*
+ * Copyright (c) 2026, contig-mr developers.
+ *
+ * UVERBS_OBJECT_CONTIG_BUF: physically contiguous, zeroed memory for user
+ * space, accounted like locked memory for as long as it exists.
+ *
+ * The buffer is allocated with alloc_contig_pages() and handed to user space
+ * as a file descriptor to mmap(). Nothing here registers memory: MRs are
+ * registered over the mapping through the ordinary MR path, where
+ * ib_umem_find_best_pgsz() sees contiguous, aligned memory and picks large
+ * device pages by itself.
+ *
+ * Lifetime: struct contig_buf is referenced by the uobject (until
+ * CONTIG_BUF_FREE, or until the context is destroyed) and by the file,
+ * which the fd and every VMA of a mapping keep open. When the last
+ * reference goes, the allocation's own reference on each page is dropped;
+ * a page that an MR still pins is freed by its last unpin.
+ *
+ * Accounting, from allocation until struct contig_buf is released:
+ *  - RLIMIT_MEMLOCK, against the locked memory of the allocating user
+ *    (user_struct::locked_vm, as io_uring charges it), unless the caller
+ *    has CAP_IPC_LOCK. Per user, not per mm, so that no fork(), exit() or
+ *    passing of the fd multiplies what one user can hold.
+ *  - mm->locked_vm of the allocating process, so that the charge shows as
+ *    VmLck where an administrator looks.
+ * Each page is also charged to the allocating task's memory cgroup
+ * (__GFP_ACCOUNT) until that page is freed, whoever frees it.
+ */
+
+#include <linux/anon_inodes.h>
+#include <linux/cpuset.h>
+#include <linux/file.h>
+#include <linux/fs.h>
+#include <linux/gfp.h>
+#include <linux/highmem.h>
+#include <linux/kref.h>
+#include <linux/log2.h>
+#include <linux/mempolicy.h>
+#include <linux/mm.h>
+#include <linux/mman.h>
+#include <linux/mutex.h>
+#include <linux/nodemask.h>
+#include <linux/overflow.h>
+#include <linux/pfn.h>
+#include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
+#include <linux/sched/user.h>
+#include <linux/slab.h>
+#include <linux/topology.h>
+#include "rdma_core.h"
+#include "uverbs.h"
+#include <rdma/uverbs_std_types.h>
+
+/* Pages zeroed or released between two checks for rescheduling. */
+#define CONTIG_BUF_RESCHED_PAGES	1024
+/* Pages handed to vm_insert_pages() at a time. */
+#define CONTIG_BUF_INSERT_BATCH		64
+
+/*
+ * Throttling, not correctness of this file: two alloc_contig_pages() calls
+ * racing on neighbouring ranges hit VM_BUG_ON(!is_migrate_isolate(mt)) in
+ * isolate_single_pageblock() on 6.1, so callers of this method take turns.
+ */
+static DEFINE_MUTEX(contig_buf_alloc_lock);
+
+/**
+ * struct contig_buf - one physically contiguous allocation
+ * @ref: held by the uobject and by the file that maps it
+ * @pfn: first page frame of the range
+ * @npages: number of pages in the range
+ * @align: bytes: roundup_pow_of_two() of the size, capped at the alignment
+ *	of the physical start; user addresses are placed congruent to the
+ *	physical address modulo @align
+ * @nid: node of the first page
+ * @user: the user charged for RLIMIT_MEMLOCK, or NULL (CAP_IPC_LOCK)
+ * @mm: the mm whose locked_vm shows the charge
+ */
+struct contig_buf {
+	struct kref ref;
+	unsigned long pfn;
+	unsigned long npages;
+	unsigned long align;
+	int nid;
+	struct user_struct *user;
+	struct mm_struct *mm;
+};
+
+/*
+ * INFINIBAND depends on NET, so user_struct::locked_vm always exists here.
+ * Return: 0, or -ENOMEM if the user would exceed RLIMIT_MEMLOCK.
+ */
+static int contig_buf_charge_user(struct user_struct *user,
+				  unsigned long npages)
+{
+	unsigned long limit = rlimit(RLIMIT_MEMLOCK) >> PAGE_SHIFT;
+	unsigned long cur = atomic_long_read(&user->locked_vm);
+	unsigned long new;
+
+	do {
+		if (check_add_overflow(cur, npages, &new) || new > limit)
+			return -ENOMEM;
+	} while (!atomic_long_try_cmpxchg(&user->locked_vm, &cur, new));
+	return 0;
+}
+
+static void contig_buf_show_locked(struct mm_struct *mm, long npages)
+{
+	mmap_write_lock(mm);
+	mm->locked_vm += npages;
+	mmap_write_unlock(mm);
+}
+
+static void contig_buf_release(struct kref *ref)
+{
+	struct contig_buf *buf = container_of(ref, struct contig_buf, ref);
+	unsigned long i;
+
+	/*
+	 * Drop the allocation's own reference on every page. A page still
+	 * pinned by the umem of a live MR is freed by its last unpin, and
+	 * stays charged to the memcg until then; its pin is accounted to
+	 * that MR (pinned_vm). free_contig_range() is not used because it
+	 * WARNs about such pages.
+	 */
+	for (i = 0; i < buf->npages; i++) {
+		put_page(pfn_to_page(buf->pfn + i));
+		if (!((i + 1) % CONTIG_BUF_RESCHED_PAGES))
+			cond_resched();
+	}
+	contig_buf_show_locked(buf->mm, -(long)buf->npages);
+	mmdrop(buf->mm);
+	if (buf->user) {
+		atomic_long_sub(buf->npages, &buf->user->locked_vm);
+		free_uid(buf->user);
+	}
+	kfree(buf);
+}
+
+static void contig_buf_put(struct contig_buf *buf)
+{
+	kref_put(&buf->ref, contig_buf_release);
+}
+
+/*
+ * GFP_KERNEL limits the search to the zones up to ZONE_NORMAL, so
+ * ZONE_MOVABLE is never used, and the MIGRATE_MOVABLE isolation refuses CMA
+ * pageblocks: the pages can be pinned with FOLL_LONGTERM without being
+ * migrated. __GFP_RETRY_MAYFAIL makes a memcg over its limit fail the
+ * charge after reclaim instead of OOM-killing; __GFP_NOWARN keeps a user's
+ * failed request out of the kernel log.
+ */
+static struct page *contig_buf_alloc_pages(unsigned long npages, int nid,
+					   nodemask_t *nodemask, int *err)
+{
+#ifdef CONFIG_CONTIG_ALLOC
+	struct page *page;
+
+	if (mutex_lock_killable(&contig_buf_alloc_lock)) {
+		*err = -EINTR;
+		return NULL;
+	}
+	page = alloc_contig_pages(npages, GFP_KERNEL_ACCOUNT | __GFP_NOWARN |
+				  __GFP_RETRY_MAYFAIL, nid, nodemask);
+	mutex_unlock(&contig_buf_alloc_lock);
+	*err = -ENOMEM;
+	return page;
+#else
+	*err = -EOPNOTSUPP;
+	return NULL;
+#endif
+}
+
+static int contig_buf_zero(unsigned long pfn, unsigned long npages)
+{
+	unsigned long i;
+
+	for (i = 0; i < npages; i++) {
+		clear_highpage(pfn_to_page(pfn + i));
+		if ((i + 1) % CONTIG_BUF_RESCHED_PAGES)
+			continue;
+		if (fatal_signal_pending(current))
+			return -EINTR;
+		cond_resched();
+	}
+	return 0;
+}
+
+static void contig_buf_free_range(unsigned long pfn, unsigned long npages)
+{
+	unsigned long i;
+
+	for (i = 0; i < npages; i++) {
+		__free_page(pfn_to_page(pfn + i));
+		if (!((i + 1) % CONTIG_BUF_RESCHED_PAGES))
+			cond_resched();
+	}
+}
+
+/**
+ * contig_buf_create() - charge, allocate and zero a contiguous buffer
+ * @npages: number of pages
+ * @nid: preferred NUMA node
+ * @nodemask: the nodes the pages may come from
+ *
+ * Return: the buffer with one reference for the caller, or an ERR_PTR():
+ * -ENOMEM if RLIMIT_MEMLOCK or the memory cgroup would be exceeded or no
+ * contiguous range was found, -EINTR if a fatal signal arrived.
+ */
+static struct contig_buf *contig_buf_create(unsigned long npages, int nid,
+					    nodemask_t *nodemask)
+{
+	unsigned long align_pages = roundup_pow_of_two(npages);
+	struct contig_buf *buf;
+	struct page *page;
+	int ret;
+
+	buf = kzalloc(sizeof(*buf), GFP_KERNEL_ACCOUNT);
+	if (!buf)
+		return ERR_PTR(-ENOMEM);
+
+	if (!capable(CAP_IPC_LOCK)) {
+		buf->user = get_uid(current_user());
+		ret = contig_buf_charge_user(buf->user, npages);
+		if (ret)
+			goto err_put_user;
+	}
+
+	page = contig_buf_alloc_pages(npages, nid, nodemask, &ret);
+	if (!page)
+		goto err_uncharge_user;
+	buf->pfn = page_to_pfn(page);
+	buf->npages = npages;
+	buf->nid = page_to_nid(page);
+	if (buf->pfn)
+		align_pages = min(align_pages, 1UL << __ffs(buf->pfn));
+	buf->align = align_pages << PAGE_SHIFT;
+
+	ret = contig_buf_zero(buf->pfn, npages);
+	if (ret)
+		goto err_free_range;
+
+	kref_init(&buf->ref);
+	buf->mm = current->mm;
+	mmgrab(buf->mm);
+	contig_buf_show_locked(buf->mm, npages);
+	return buf;
+
+err_free_range:
+	contig_buf_free_range(buf->pfn, npages);
+err_uncharge_user:
+	if (buf->user)
+		atomic_long_sub(npages, &buf->user->locked_vm);
+err_put_user:
+	if (buf->user)
+		free_uid(buf->user);
+	kfree(buf);
+	return ERR_PTR(ret);
+}
+
+static vm_fault_t contig_buf_fault(struct vm_fault *vmf)
+{
+	struct contig_buf *buf = vmf->vma->vm_file->private_data;
+
+	/*
+	 * The PTEs are populated at mmap time; this only runs after they
+	 * were zapped, e.g. by MADV_DONTNEED. Map the same page again: the
+	 * contents are kept, as for any shared file mapping.
+	 */
+	if (vmf->pgoff >= buf->npages)
+		return VM_FAULT_SIGBUS;
+	return vmf_insert_page(vmf->vma, vmf->address,
+			       pfn_to_page(buf->pfn + vmf->pgoff));
+}
+
+static const struct vm_operations_struct contig_buf_vm_ops = {
+	.fault = contig_buf_fault,
+};
+
+static int contig_buf_insert_pages(struct contig_buf *buf,
+				   struct vm_area_struct *vma)
+{
+	struct page *pages[CONTIG_BUF_INSERT_BATCH];
+	unsigned long pfn = buf->pfn + vma->vm_pgoff;
+	unsigned long addr = vma->vm_start;
+	unsigned long left = vma_pages(vma);
+	unsigned long i, n, num;
+	int ret;
+
+	while (left) {
+		n = min_t(unsigned long, left, ARRAY_SIZE(pages));
+		for (i = 0; i < n; i++)
+			pages[i] = pfn_to_page(pfn + i);
+		num = n;
+		ret = vm_insert_pages(vma, addr, pages, &num);
+		if (ret)
+			return ret;
+		addr += n << PAGE_SHIFT;
+		pfn += n;
+		left -= n;
+		if (fatal_signal_pending(current))
+			return -EINTR;
+		cond_resched();
+	}
+	return 0;
+}
+
+static int contig_buf_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	struct contig_buf *buf = file->private_data;
+	unsigned long npages = vma_pages(vma);
+
+	/* A private mapping would replace the pages by copies on write. */
+	if (!(vma->vm_flags & VM_SHARED))
+		return -EINVAL;
+	if (vma->vm_pgoff >= buf->npages ||
+	    npages > buf->npages - vma->vm_pgoff)
+		return -EINVAL;
+
+	/*
+	 * VM_MIXEDMAP: normal struct pages mapped by vm_insert_pages(), so
+	 * vm_normal_page() returns them and GUP (pin_user_pages(), also with
+	 * FOLL_LONGTERM) works on the mapping; VM_IO and VM_PFNMAP would
+	 * make check_vma_flags() refuse it.
+	 * VM_DONTEXPAND: mremap() cannot grow the mapping beyond the buffer.
+	 * VM_DONTCOPY: a child of fork() does not get the mapping unless the
+	 * caller asks with MADV_DOFORK; either way the buffer stays charged
+	 * while any mapping of it exists.
+	 * VM_DONTDUMP: keep possibly huge buffers out of core dumps.
+	 */
+	vma->vm_flags |= VM_MIXEDMAP | VM_DONTEXPAND | VM_DONTCOPY |
+			 VM_DONTDUMP;
+	vma->vm_ops = &contig_buf_vm_ops;
+	return contig_buf_insert_pages(buf, vma);
+}
+
+/*
+ * Place the mapping so that its address and the physical address of the
+ * page at @pgoff agree modulo buf->align, the same way
+ * __thp_get_unmapped_area() aligns to PMD_SIZE: ask for len + align bytes
+ * and move the start up.
+ */
+static unsigned long contig_buf_get_unmapped_area(struct file *file,
+						  unsigned long addr,
+						  unsigned long len,
+						  unsigned long pgoff,
+						  unsigned long flags)
+{
+	struct contig_buf *buf = file->private_data;
+	unsigned long align = buf->align;
+	unsigned long len_pad, ret;
+	u64 phys;
+
+	if (!(flags & MAP_FIXED) && align > PAGE_SIZE &&
+	    pgoff < buf->npages &&
+	    !check_add_overflow(len, align, &len_pad)) {
+		ret = current->mm->get_unmapped_area(NULL, 0, len_pad, 0,
+						     flags);
+		if (!IS_ERR_VALUE(ret)) {
+			phys = PFN_PHYS(buf->pfn + pgoff);
+			return ret + (unsigned long)((phys - ret) &
+						     (align - 1));
+		}
+	}
+	return current->mm->get_unmapped_area(NULL, addr, len, pgoff, flags);
+}
+
+static int contig_buf_file_release(struct inode *inode, struct file *file)
+{
+	contig_buf_put(file->private_data);
+	return 0;
+}
+
+static const struct file_operations contig_buf_fops = {
+	.owner = THIS_MODULE,
+	.mmap = contig_buf_mmap,
+	.get_unmapped_area = contig_buf_get_unmapped_area,
+	.release = contig_buf_file_release,
+};
+
+/**
+ * contig_buf_get_npages() - read and check the requested length
+ * @attrs: the method's attributes
+ * @npages: the length rounded up to whole pages, in pages
+ *
+ * Return: 0; -EINVAL if the length is 0 or overflows when rounded up to a
+ * page; -ENOMEM if it exceeds the RAM of the machine or the address space.
+ */
+static int contig_buf_get_npages(struct uverbs_attr_bundle *attrs,
+				 unsigned long *npages)
+{
+	u64 length, aligned;
+	int ret;
+
+	ret = uverbs_copy_from(&length, attrs,
+			       UVERBS_ATTR_ALLOC_CONTIG_BUF_LENGTH);
+	if (ret)
+		return ret;
+
+	if (!length)
+		return -EINVAL;
+	if (check_add_overflow(length, (u64)PAGE_SIZE - 1, &aligned))
+		return -EINVAL;
+	aligned = round_down(aligned, PAGE_SIZE);
+
+	if (aligned > TASK_SIZE || aligned >> PAGE_SHIFT > totalram_pages())
+		return -ENOMEM;
+
+	*npages = aligned >> PAGE_SHIFT;
+	return 0;
+}
+
+/*
+ * The first node of the task's own memory policy that @allowed permits, or
+ * NUMA_NO_NODE. MPOL_BIND is already part of @allowed and names no
+ * preference of its own.
+ */
+static int contig_buf_policy_node(const nodemask_t *allowed)
+{
+#ifdef CONFIG_NUMA
+	struct mempolicy *pol = current->mempolicy;
+	nodemask_t both;
+
+	if (!pol || pol->mode == MPOL_BIND || pol->mode == MPOL_LOCAL)
+		return NUMA_NO_NODE;
+	nodes_and(both, pol->nodes, *allowed);
+	if (!nodes_empty(both))
+		return first_node(both);
+#endif
+	return NUMA_NO_NODE;
+}
+
+/**
+ * contig_buf_get_nodes() - choose where the pages may come from
+ * @attrs: the method's attributes
+ * @ib_dev: the device
+ * @strict: take the pages from the chosen node only
+ * @nid: the preferred node
+ * @nodemask: the allowed nodes
+ *
+ * The allowed nodes are those of the caller's cpuset that have memory,
+ * narrowed by an MPOL_BIND task policy. The preferred node is the one the
+ * caller names, else the first node of its task policy, else the device's
+ * node, else the calling CPU's, as long as it is allowed; else the first
+ * allowed node.
+ *
+ * Return: 0; -EINVAL if the requested node does not exist, is offline or
+ * is not allowed; -ENOMEM if no allowed node has memory.
+ */
+static int contig_buf_get_nodes(struct uverbs_attr_bundle *attrs,
+				struct ib_device *ib_dev, bool strict,
+				int *nid, nodemask_t *nodemask)
+{
+	int node = NUMA_NO_NODE;
+	nodemask_t allowed;
+	u32 req;
+	int ret;
+
+	nodes_and(allowed, cpuset_current_mems_allowed,
+		  node_states[N_MEMORY]);
+#ifdef CONFIG_NUMA
+	if (current->mempolicy && current->mempolicy->mode == MPOL_BIND)
+		nodes_and(allowed, allowed, current->mempolicy->nodes);
+#endif
+	if (nodes_empty(allowed))
+		return -ENOMEM;
+
+	if (uverbs_attr_is_valid(attrs,
+				 UVERBS_ATTR_ALLOC_CONTIG_BUF_NUMA_NODE)) {
+		ret = uverbs_copy_from(&req, attrs,
+				       UVERBS_ATTR_ALLOC_CONTIG_BUF_NUMA_NODE);
+		if (ret)
+			return ret;
+		if (req >= nr_node_ids || !node_online(req) ||
+		    !node_isset(req, allowed))
+			return -EINVAL;
+		node = req;
+	} else {
+		node = contig_buf_policy_node(&allowed);
+	}
+
+	if (node == NUMA_NO_NODE && ib_dev->dev.parent)
+		node = dev_to_node(ib_dev->dev.parent);
+	if (node < 0 || !node_isset(node, allowed))
+		node = numa_node_id();
+	if (!node_isset(node, allowed))
+		node = first_node(allowed);
+
+	*nid = node;
+	if (strict) {
+		nodes_clear(*nodemask);
+		node_set(node, *nodemask);
+	} else {
+		*nodemask = allowed;
+	}
+	return 0;
+}
+
+static int uverbs_free_contig_buf(struct ib_uobject *uobject,
+				  enum rdma_remove_reason why,
+				  struct uverbs_attr_bundle *attrs)
+{
+	/*
+	 * Mappings and the fd keep the memory; it is plain RAM, not the
+	 * device's, so disassociation has nothing to zap.
+	 */
+	contig_buf_put(uobject->object);
+	return 0;
+}
+
+/*
+ * UVERBS_METHOD_CONTIG_BUF_ALLOC handler.
+ *
+ * Allocates a physically contiguous buffer of the requested length rounded
+ * up to whole pages, zeroes it and returns a new file descriptor that maps
+ * it (MAP_SHARED only).
+ *
+ * Return: 0; -EOPNOTSUPP if the kernel has no CONFIG_CONTIG_ALLOC; -EINVAL
+ * for a bad length, flag or NUMA node; -ENOMEM if RLIMIT_MEMLOCK or the
+ * memory cgroup would be exceeded or no contiguous range is free; -EINTR if
+ * a fatal signal arrived; -EMFILE if the caller has no free fd; -EFAULT if
+ * the results cannot be written, in which case nothing is left behind.
+ */
+static int
+UVERBS_HANDLER(UVERBS_METHOD_CONTIG_BUF_ALLOC)(struct uverbs_attr_bundle *attrs)
+{
+	struct ib_uobject *uobj =
+		uverbs_attr_get_uobject(attrs, UVERBS_ATTR_ALLOC_CONTIG_BUF_HANDLE);
+	struct ib_device *ib_dev = attrs->context->device;
+	nodemask_t *nodemask;
+	struct contig_buf *buf;
+	unsigned long npages;
+	struct file *file;
+	u64 length, align;
+	u32 flags, node;
+	int nid, fd;
+	int ret;
+
+	if (!IS_ENABLED(CONFIG_CONTIG_ALLOC))
+		return -EOPNOTSUPP;
+
+	ret = contig_buf_get_npages(attrs, &npages);
+	if (ret)
+		return ret;
+
+	ret = uverbs_get_flags32(&flags, attrs,
+				 UVERBS_ATTR_ALLOC_CONTIG_BUF_FLAGS,
+				 IB_UVERBS_CONTIG_BUF_NODE_STRICT);
+	if (ret)
+		return ret;
+
+	nodemask = kmalloc(sizeof(*nodemask), GFP_KERNEL);
+	if (!nodemask)
+		return -ENOMEM;
+	ret = contig_buf_get_nodes(attrs, ib_dev,
+				   flags & IB_UVERBS_CONTIG_BUF_NODE_STRICT,
+				   &nid, nodemask);
+	if (ret)
+		goto out_free_mask;
+
+	buf = contig_buf_create(npages, nid, nodemask);
+	if (IS_ERR(buf)) {
+		ret = PTR_ERR(buf);
+		goto out_free_mask;
+	}
+
+	fd = get_unused_fd_flags(O_CLOEXEC);
+	if (fd < 0) {
+		ret = fd;
+		goto err_put_buf;
+	}
+	file = anon_inode_getfile("[contig_buf]", &contig_buf_fops, buf,
+				  O_RDWR);
+	if (IS_ERR(file)) {
+		ret = PTR_ERR(file);
+		goto err_put_fd;
+	}
+	/* The file's reference; the caller's goes to the uobject. */
+	kref_get(&buf->ref);
+	uobj->object = buf;
+
+	/* From here on an error destroys the buffer with the uobject. */
+	uverbs_finalize_uobj_create(attrs, UVERBS_ATTR_ALLOC_CONTIG_BUF_HANDLE);
+
+	length = (u64)npages << PAGE_SHIFT;
+	ret = uverbs_copy_to(attrs, UVERBS_ATTR_ALLOC_CONTIG_BUF_RESP_LENGTH,
+			     &length, sizeof(length));
+	if (ret)
+		goto err_fput;
+
+	align = buf->align;
+	ret = uverbs_copy_to(attrs,
+			     UVERBS_ATTR_ALLOC_CONTIG_BUF_RESP_ALIGNMENT,
+			     &align, sizeof(align));
+	if (ret)
+		goto err_fput;
+
+	if (uverbs_attr_is_valid(attrs,
+				 UVERBS_ATTR_ALLOC_CONTIG_BUF_RESP_NUMA_NODE)) {
+		node = buf->nid;
+		ret = uverbs_copy_to(attrs,
+				     UVERBS_ATTR_ALLOC_CONTIG_BUF_RESP_NUMA_NODE,
+				     &node, sizeof(node));
+		if (ret)
+			goto err_fput;
+	}
+
+	ret = uverbs_copy_to(attrs, UVERBS_ATTR_ALLOC_CONTIG_BUF_RESP_FD,
+			     &fd, sizeof(fd));
+	if (ret)
+		goto err_fput;
+
+	/* Last: once installed, the fd belongs to user space. */
+	fd_install(fd, file);
+	ret = 0;
+	goto out_free_mask;
+
+err_fput:
+	/* The uobject's destruction drops the remaining reference. */
+	fput(file);
+	put_unused_fd(fd);
+	goto out_free_mask;
+err_put_fd:
+	put_unused_fd(fd);
+err_put_buf:
+	contig_buf_put(buf);
+out_free_mask:
+	kfree(nodemask);
+	return ret;
+}
+
+DECLARE_UVERBS_NAMED_METHOD(UVERBS_METHOD_CONTIG_BUF_ALLOC,
+			    UVERBS_ATTR_IDR(UVERBS_ATTR_ALLOC_CONTIG_BUF_HANDLE,
+					    UVERBS_OBJECT_CONTIG_BUF,
+					    UVERBS_ACCESS_NEW,
+					    UA_MANDATORY),
+			    UVERBS_ATTR_PTR_IN(UVERBS_ATTR_ALLOC_CONTIG_BUF_LENGTH,
+					       UVERBS_ATTR_TYPE(u64),
+					       UA_MANDATORY),
+			    UVERBS_ATTR_PTR_IN(UVERBS_ATTR_ALLOC_CONTIG_BUF_NUMA_NODE,
+					       UVERBS_ATTR_TYPE(u32),
+					       UA_OPTIONAL),
+			    UVERBS_ATTR_FLAGS_IN(UVERBS_ATTR_ALLOC_CONTIG_BUF_FLAGS,
+						 enum ib_uverbs_contig_buf_flags,
+						 UA_OPTIONAL),
+			    UVERBS_ATTR_PTR_OUT(UVERBS_ATTR_ALLOC_CONTIG_BUF_RESP_FD,
+						UVERBS_ATTR_TYPE(s32),
+						UA_MANDATORY),
+			    UVERBS_ATTR_PTR_OUT(UVERBS_ATTR_ALLOC_CONTIG_BUF_RESP_LENGTH,
+						UVERBS_ATTR_TYPE(u64),
+						UA_MANDATORY),
+			    UVERBS_ATTR_PTR_OUT(UVERBS_ATTR_ALLOC_CONTIG_BUF_RESP_ALIGNMENT,
+						UVERBS_ATTR_TYPE(u64),
+						UA_MANDATORY),
+			    UVERBS_ATTR_PTR_OUT(UVERBS_ATTR_ALLOC_CONTIG_BUF_RESP_NUMA_NODE,
+						UVERBS_ATTR_TYPE(u32),
+						UA_OPTIONAL));
+
+DECLARE_UVERBS_NAMED_METHOD_DESTROY(UVERBS_METHOD_CONTIG_BUF_FREE,
+				    UVERBS_ATTR_IDR(UVERBS_ATTR_FREE_CONTIG_BUF_HANDLE,
+						    UVERBS_OBJECT_CONTIG_BUF,
+						    UVERBS_ACCESS_DESTROY,
+						    UA_MANDATORY));
+
+DECLARE_UVERBS_NAMED_OBJECT(UVERBS_OBJECT_CONTIG_BUF,
+			    UVERBS_TYPE_ALLOC_IDR(uverbs_free_contig_buf),
+			    &UVERBS_METHOD(UVERBS_METHOD_CONTIG_BUF_ALLOC),
+			    &UVERBS_METHOD(UVERBS_METHOD_CONTIG_BUF_FREE));
+
+/*
+ * Only for devices that register user memory: MRs over the buffer are its
+ * purpose. Elsewhere the object does not exist (-EPROTONOSUPPORT).
+ */
+const struct uapi_definition uverbs_def_obj_contig_buf[] = {
+	UAPI_DEF_CHAIN_OBJ_TREE_NAMED(UVERBS_OBJECT_CONTIG_BUF,
+				      UAPI_DEF_OBJ_NEEDS_FN(reg_user_mr)),
+	{}
+};
