@@ -18,6 +18,9 @@ ln -sfn /proc/self/fd /dev/fd
 mount -t tmpfs tmpfs /dev/shm
 mount -t hugetlbfs hugetlbfs /dev/hugepages
 mount -t debugfs debugfs /sys/kernel/debug
+# cgroup v2 with the controllers the accounting tests use.
+mount -t cgroup2 cgroup2 /sys/fs/cgroup &&
+	echo "+memory +cpuset" >/sys/fs/cgroup/cgroup.subtree_control
 
 # Powers off without returning. PID 1 must neither exit (panic) nor run
 # anything from the 9p root while the devices shut down (its pages would
