@@ -23,7 +23,8 @@
  * cmr-bench probe then times, for each size, interleaved:
  *
  *   contig    ibv_alloc_contig_mr() (kernel back end only): alloc_contig_
- *             pages() + zeroing + mapping + registration; released after
+ *             pages() + zeroing + charging + mapping + registration;
+ *             released after
  *   huge1g    growing the 1 GiB hugetlb pool at run time by
  *             ceil(size / 1 GiB) pages (nr_hugepages), shrunk back after
  *   huge2m    growing the 2 MiB pool by size / 2 MiB pages, likewise

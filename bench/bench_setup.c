@@ -3,18 +3,20 @@
  * cmr-bench setup: what it costs to get a usable registered buffer of a
  * given size, and to give it back, for each backing:
  *
- *   contig    ibv_alloc_contig_mr(): allocate + zero + map + register in
- *             one call (kernel contiguous back end only)
+ *   contig    ibv_alloc_contig_mr(): allocate + zero + map (the
+ *             CONTIG_BUF object) + register, in one library call (kernel
+ *             contiguous back end only)
  *   memalign  memalign() + first touch of every 4 KiB page + ibv_reg_mr()
  *   huge2m    mmap(MAP_HUGETLB | MAP_HUGE_2MB) + first touch + ibv_reg_mr()
  *   huge1g    mmap(MAP_HUGETLB | MAP_HUGE_1GB) + first touch + ibv_reg_mr()
  *
  * "First touch" writes one byte in every 4 KiB page of the buffer, for
- * every backing (for contig it finds the mapping already populated). The
- * hugetlb pool is reserved before each hugetlb measurement and released
- * after it, outside the timed part (its duration is reported as pool_ns):
- * hugetlb memory is reserved in advance, by definition. Release is
- * deregistration plus freeing (free_contig_mr for contig).
+ * every backing (for contig it finds the pages present: the registration
+ * pinned them). The hugetlb pool is reserved before each hugetlb
+ * measurement and released after it, outside the timed part (its duration
+ * is reported as pool_ns): hugetlb memory is reserved in advance, by
+ * definition. Release is deregistration plus freeing (ibv_free_contig_mr()
+ * for contig: MR, then buffer).
  *
  * In the same run, for each size: memset() over the already touched and
  * registered memalign buffer -- writing every byte once, the physical lower

@@ -16,18 +16,20 @@
  *	free(buf);
  *
  * This library serves exactly that memalign() -- called from the perftest
- * executable itself after a PD exists -- from ibv_alloc_contig_mr(), returns
- * the contiguous MR from the matching registration, releases it at
- * ibv_dereg_mr() (it must be gone before ibv_dealloc_pd()) and swallows the
- * final free(). Every other allocation and registration goes to glibc and
- * libibverbs untouched. There is no silent fallback: if the contiguous
- * allocation fails, or perftest registers a data buffer that did not come
- * from it, the process stops with a message and exit status 1.
+ * executable itself after a PD exists -- with a contiguous buffer from
+ * ibv_alloc_contig_buf(), registers the buffer at the matching
+ * registration with ibv_reg_contig_buf_mr() (perftest's own access flags),
+ * releases MR and buffer at ibv_dereg_mr() (the buffer must be gone before
+ * the device is closed) and swallows the final free(). Every other
+ * allocation and registration goes to glibc and libibverbs untouched,
+ * including the library's own calls. There is no silent fallback: if the
+ * contiguous allocation fails, or perftest registers a data buffer that did
+ * not come from it, the process stops with a message and exit status 1.
  *
  * Environment (set by the wrapper):
  *   CMR_PERFTEST_CONTIG   read | write | send | atomic: the verb of the
- *                         tool, which fixes the access flags of the buffer.
- *                         Unset or empty: the library does nothing at all.
+ *                         tool. Unset or empty: the library does nothing
+ *                         at all.
  *   CMR_PERFTEST_VERBOSE  1: trace every interposed call on stderr.
  */
 #define _GNU_SOURCE
@@ -53,8 +55,6 @@
 
 #define CMR_EXPORT __attribute__((visibility("default")))
 #define CMR_MAX_BUFS 64
-/* Access bits that change what the MR allows; the rest are hints. */
-#define CMR_ACCESS_MANDATORY (~(unsigned int)IBV_ACCESS_OPTIONAL_RANGE)
 
 /* glibc's own allocator entry points: never interposed, never recursive. */
 extern void *__libc_memalign(size_t alignment, size_t size);
@@ -62,12 +62,12 @@ extern void __libc_free(void *ptr);
 
 struct cmr_buf {
 	bool used;		/* slot taken (possibly still being allocated) */
-	void *addr;		/* what memalign() returned: mr->addr */
+	void *addr;		/* what memalign() returned: buf->addr */
 	size_t length;		/* what perftest asked for */
 	size_t map_length;	/* what is mapped at addr */
-	struct ibv_pd *pd;
-	struct ibv_mr *mr;	/* from ibv_alloc_contig_mr(); NULL once freed */
-	bool registered;	/* handed out by a registration call */
+	struct ibv_contig_buf *buf;	/* NULL once freed */
+	struct ibv_mr *mr;	/* perftest's registration of it, or NULL */
+	bool registering;	/* a registration is under way */
 	bool buf_freed;		/* perftest called free(addr) */
 	bool placeholder;	/* addr..map_length is a PROT_NONE reservation */
 };
@@ -87,7 +87,6 @@ static struct cmr_state {
 	bool enabled;
 	bool verbose;
 	const char *verb;
-	unsigned int access;
 	uintptr_t exe_lo, exe_hi;	/* the executable's code */
 	alloc_pd_fn real_alloc_pd;
 	reg_mr_fn real_reg_mr;
@@ -181,18 +180,12 @@ static void *cmr_real(const char *name, const char *version)
 	return fn;
 }
 
-static unsigned int cmr_verb_access(const char *verb)
+static void cmr_check_verb(const char *verb)
 {
-	if (!strcmp(verb, "read"))
-		return IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_READ;
-	if (!strcmp(verb, "write"))
-		return IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE;
-	if (!strcmp(verb, "send"))
-		return IBV_ACCESS_LOCAL_WRITE;
-	if (!strcmp(verb, "atomic"))
-		return IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_ATOMIC;
-	cmr_fatal("CMR_PERFTEST_CONTIG='%s': expected read, write, send or "
-		  "atomic", verb);
+	if (strcmp(verb, "read") && strcmp(verb, "write") &&
+	    strcmp(verb, "send") && strcmp(verb, "atomic"))
+		cmr_fatal("CMR_PERFTEST_CONTIG='%s': expected read, write, "
+			  "send or atomic", verb);
 }
 
 __attribute__((constructor)) static void cmr_init(void)
@@ -208,15 +201,15 @@ __attribute__((constructor)) static void cmr_init(void)
 	cmr.real_dereg_mr = (dereg_mr_fn)cmr_real("ibv_dereg_mr", "IBVERBS_1.1");
 	if (!verb || !*verb)
 		return;
+	cmr_check_verb(verb);
 	cmr.verb = verb;
-	cmr.access = cmr_verb_access(verb);
 	cmr.verbose = verbose && !strcmp(verbose, "1");
 	dl_iterate_phdr(cmr_find_exe, &cmr);
 	if (cmr.exe_lo >= cmr.exe_hi)
 		cmr_fatal("cannot find the executable's code segment");
 	cmr.enabled = true;
-	cmr_trace("enabled for verb %s, access %#x, executable code %#" PRIxPTR
-		  "-%#" PRIxPTR, verb, cmr.access, cmr.exe_lo, cmr.exe_hi);
+	cmr_trace("enabled for verb %s, executable code %#" PRIxPTR
+		  "-%#" PRIxPTR, verb, cmr.exe_lo, cmr.exe_hi);
 }
 
 static bool cmr_from_exe(const void *caller)
@@ -244,7 +237,7 @@ static struct cmr_buf *cmr_find_inside(const void *addr)
 	for (i = 0; i < CMR_MAX_BUFS; i++) {
 		struct cmr_buf *b = &cmr.bufs[i];
 
-		if (b->used && b->mr && a >= (uintptr_t)b->addr &&
+		if (b->used && b->buf && a >= (uintptr_t)b->addr &&
 		    a < (uintptr_t)b->addr + b->map_length)
 			return b;
 	}
@@ -257,14 +250,12 @@ static void *cmr_alloc_buffer(size_t alignment, size_t size)
 		.comp_mask = IBV_CONTIG_MR_ATTR_POLICY,
 		.policy = IBV_CONTIG_MR_POLICY_CONTIG,
 	};
-	struct ibv_contig_mr_info info = {
-		.comp_mask = IBV_CONTIG_MR_INFO_DEVICE_PAGES,
-	};
-	char s1[32], s2[32], s3[32];
+	struct ibv_contig_mr_info info = { .comp_mask = 0 };
 	struct cmr_buf *slot = NULL;
-	struct ibv_mr *mr;
+	struct ibv_contig_buf *buf;
 	struct ibv_pd *pd;
 	unsigned int i;
+	char s1[32];
 	int ret;
 
 	pthread_mutex_lock(&cmr.lock);
@@ -284,57 +275,71 @@ static void *cmr_alloc_buffer(size_t alignment, size_t size)
 	if (!slot)
 		cmr_fatal("more than %d contiguous buffers", CMR_MAX_BUFS);
 
-	mr = ibv_alloc_contig_mr_ex(pd, size, cmr.access, &attr);
-	if (!mr) {
-		int err = errno;
+	ret = ibv_alloc_contig_buf(pd, size, &attr, &buf);
+	if (ret) {
 		char hint[160] = "";
 		struct rlimit rl;
 
-		if (err == EOPNOTSUPP || err == EPROTONOSUPPORT)
+		if (ret == EOPNOTSUPP || ret == EPROTONOSUPPORT)
 			snprintf(hint, sizeof(hint), " (the running kernel "
 				 "lacks the contig-mr series)");
-		else if (err == ENOMEM && !getrlimit(RLIMIT_MEMLOCK, &rl) &&
+		else if (ret == ENOMEM && !getrlimit(RLIMIT_MEMLOCK, &rl) &&
 			 rl.rlim_cur != RLIM_INFINITY && size > rl.rlim_cur)
 			snprintf(hint, sizeof(hint), " (no free physically "
 				 "contiguous range of that size, or the "
 				 "locked-memory limit of %s: ulimit -l)",
 				 cmr_size_str(rl.rlim_cur, s1, sizeof(s1)));
-		else if (err == ENOMEM)
+		else if (ret == ENOMEM)
 			snprintf(hint, sizeof(hint), " (no free physically "
 				 "contiguous range of that size)");
-		cmr_fatal("ibv_alloc_contig_mr(%zu bytes, access %#x) failed: "
-			  "%s%s", size, cmr.access, strerror(err), hint);
+		cmr_fatal("ibv_alloc_contig_buf(%zu bytes) failed: %s%s", size,
+			  strerror(ret), hint);
 	}
-	ret = ibv_query_contig_mr(mr, &info);
+	ret = ibv_query_contig_buf(buf, &info);
 	if (ret)
-		cmr_fatal("ibv_query_contig_mr: %s", strerror(ret));
+		cmr_fatal("ibv_query_contig_buf: %s", strerror(ret));
 	if (info.backend != IBV_CONTIG_MR_BACKEND_KERNEL_CONTIG)
 		cmr_fatal("the buffer came from back end %u, not the kernel's "
 			  "contiguous allocator", info.backend);
-	if (alignment && ((uintptr_t)mr->addr % alignment))
+	if (alignment && ((uintptr_t)buf->addr % alignment))
 		cmr_fatal("contiguous buffer %p is not aligned to %zu",
-			  mr->addr, alignment);
+			  buf->addr, alignment);
 
 	pthread_mutex_lock(&cmr.lock);
-	slot->addr = mr->addr;
+	slot->addr = buf->addr;
 	slot->length = size;
-	slot->map_length = info.length;
-	slot->pd = pd;
-	slot->mr = mr;
+	slot->map_length = buf->length;
+	slot->buf = buf;
 	cmr.served++;
 	pthread_mutex_unlock(&cmr.lock);
+	cmr_trace("contiguous buffer of %zu bytes at %p", buf->length,
+		  buf->addr);
+	return buf->addr;
+}
 
+/* The report of a registered data buffer, on stderr. */
+static void cmr_report(const struct ibv_contig_buf *buf, struct ibv_mr *mr,
+		       size_t length)
+{
+	struct ibv_contig_mr_info info = {
+		.comp_mask = IBV_CONTIG_MR_INFO_DEVICE_PAGES,
+	};
+	char s1[32], s2[32], s3[32];
+	int ret;
+
+	ret = ibv_query_contig_mr(mr, &info);
+	if (ret)
+		cmr_fatal("ibv_query_contig_mr: %s", strerror(ret));
 	fprintf(stderr,
 		"contig-mr: data buffer %zu bytes at %p: physically contiguous "
 		"(extent %s, aligned to %s), device page size %s, %" PRIu64
-		" map entries, lkey 0x%x rkey 0x%x\n", size, mr->addr,
+		" map entries, lkey 0x%x rkey 0x%x\n", length, buf->addr,
 		cmr_size_str(info.contig_extent, s1, sizeof(s1)),
 		cmr_size_str(info.alignment, s2, sizeof(s2)),
 		info.comp_mask & IBV_CONTIG_MR_INFO_DEVICE_PAGES ?
 		cmr_size_str(info.device_page_size, s3, sizeof(s3)) : "unknown",
 		info.comp_mask & IBV_CONTIG_MR_INFO_DEVICE_PAGES ?
 		info.map_entries : 0, mr->lkey, mr->rkey);
-	return mr->addr;
 }
 
 CMR_EXPORT void *memalign(size_t alignment, size_t size)
@@ -349,7 +354,7 @@ CMR_EXPORT void *memalign(size_t alignment, size_t size)
 
 CMR_EXPORT void free(void *ptr)
 {
-	struct ibv_mr *release = NULL;
+	struct ibv_contig_buf *release = NULL;
 	size_t unmap_length = 0;
 	struct cmr_buf *b;
 
@@ -364,17 +369,17 @@ CMR_EXPORT void free(void *ptr)
 		__libc_free(ptr);
 		return;
 	}
-	if (!b->mr) {
-		/* The MR went at ibv_dereg_mr(); drop its placeholder. */
+	if (!b->buf) {
+		/* Released at ibv_dereg_mr(); drop its placeholder. */
 		if (b->placeholder)
 			unmap_length = b->map_length;
 		memset(b, 0, sizeof(*b));
-	} else if (b->registered) {
+	} else if (b->mr || b->registering) {
 		/* Still registered: released at ibv_dereg_mr(). */
 		b->buf_freed = true;
 	} else {
 		/* Never registered: nothing else will release it. */
-		release = b->mr;
+		release = b->buf;
 		memset(b, 0, sizeof(*b));
 	}
 	pthread_mutex_unlock(&cmr.lock);
@@ -384,10 +389,10 @@ CMR_EXPORT void free(void *ptr)
 	if (unmap_length)
 		munmap(ptr, unmap_length);
 	if (release) {
-		int ret = ibv_free_contig_mr(release);
+		int ret = ibv_free_contig_buf(release);
 
 		if (ret)
-			fprintf(stderr, "contig-mr: ibv_free_contig_mr: %s\n",
+			fprintf(stderr, "contig-mr: ibv_free_contig_buf: %s\n",
 				strerror(ret));
 	}
 }
@@ -409,16 +414,19 @@ CMR_EXPORT struct ibv_pd *ibv_alloc_pd(struct ibv_context *context)
 }
 
 /*
- * true: the registration is of a contiguous buffer, *out is its MR.
- * false: not ours, the caller registers it normally.
+ * A registration by the executable. true: it is of a contiguous buffer,
+ * registered here, *out is its MR. false: not ours, the caller registers
+ * it normally.
  */
 static bool cmr_claim(struct ibv_pd *pd, void *addr, size_t length,
-		      uint64_t iova, unsigned int access, const void *caller,
-		      struct ibv_mr **out)
+		      uint64_t iova, unsigned int access, struct ibv_mr **out)
 {
+	struct ibv_contig_buf *buf = NULL;
 	const char *why = NULL;
+	struct ibv_mr *mr;
 	struct cmr_buf *b;
 	bool none_yet;
+	int err;
 
 	pthread_mutex_lock(&cmr.lock);
 	b = cmr_find_inside(addr);
@@ -431,7 +439,7 @@ static bool cmr_claim(struct ibv_pd *pd, void *addr, size_t length,
 		 * the data buffer came from somewhere else (--mmap,
 		 * --use_hugepages, another perftest version).
 		 */
-		if (cmr_from_exe(caller) && none_yet)
+		if (none_yet)
 			cmr_fatal("perftest registered %zu bytes at %p, which "
 				  "are not a contiguous buffer: its data buffer "
 				  "did not come from memalign()", length, addr);
@@ -441,39 +449,49 @@ static bool cmr_claim(struct ibv_pd *pd, void *addr, size_t length,
 		why = "a part of the contiguous buffer";
 	else if (length > b->map_length)
 		why = "more than the contiguous buffer";
-	else if (b->registered)
+	else if (b->mr || b->registering)
 		why = "the contiguous buffer a second time";
-	else if (pd != b->pd)
-		why = "the contiguous buffer on another PD";
 	else if (iova != (uintptr_t)addr)
 		why = "the contiguous buffer at an iova other than its address";
-	else if ((access & CMR_ACCESS_MANDATORY) != cmr.access)
-		why = "the contiguous buffer with other access flags";
-	else
-		b->registered = true;
-	*out = b->mr;
+	else {
+		b->registering = true;
+		buf = b->buf;
+	}
 	pthread_mutex_unlock(&cmr.lock);
 	if (why)
 		cmr_fatal("perftest registered %s (addr %p, length %zu, iova "
-			  "%#" PRIx64 ", access %#x; buffer allocated with access "
-			  "%#x): not supported", why, addr, length, iova, access,
-			  cmr.access);
-	if (access != cmr.access)
-		cmr_trace("optional access flags %#x not applied (hints only)",
-			  access & ~CMR_ACCESS_MANDATORY);
-	cmr_trace("registration of %p (%zu bytes, access %#x): contiguous MR "
-		  "lkey %#x", addr, length, access, (*out)->lkey);
+			  "%#" PRIx64 ", access %#x): not supported", why, addr,
+			  length, iova, access);
+
+	mr = ibv_reg_contig_buf_mr(pd, buf, addr, length, access);
+	if (!mr) {
+		err = errno;
+		cmr_fatal("ibv_reg_contig_buf_mr(%zu bytes at %p, access %#x) "
+			  "failed: %s", length, addr, access, strerror(err));
+	}
+	pthread_mutex_lock(&cmr.lock);
+	b->registering = false;
+	b->mr = mr;
+	pthread_mutex_unlock(&cmr.lock);
+	cmr_trace("registration of %p (%zu bytes, access %#x): lkey %#x", addr,
+		  length, access, mr->lkey);
+	cmr_report(buf, mr, length);
+	*out = mr;
 	return true;
 }
 
+/*
+ * The executable's registrations go through cmr_claim(); everything else,
+ * ibv_reg_contig_buf_mr()'s own call included, straight to libibverbs.
+ */
 CMR_EXPORT struct ibv_mr *ibv_reg_mr(struct ibv_pd *pd, void *addr,
 				     size_t length, int access)
 {
 	struct ibv_mr *mr;
 
-	if (cmr.enabled && cmr_claim(pd, addr, length, (uintptr_t)addr,
-				     (unsigned int)access,
-				     __builtin_return_address(0), &mr))
+	if (cmr.enabled && cmr_from_exe(__builtin_return_address(0)) &&
+	    cmr_claim(pd, addr, length, (uintptr_t)addr, (unsigned int)access,
+		      &mr))
 		return mr;
 	return cmr.real_reg_mr(pd, addr, length, access);
 }
@@ -484,16 +502,18 @@ CMR_EXPORT struct ibv_mr *ibv_reg_mr_iova2(struct ibv_pd *pd, void *addr,
 {
 	struct ibv_mr *mr;
 
-	if (cmr.enabled && cmr_claim(pd, addr, length, iova, access,
-				     __builtin_return_address(0), &mr))
+	if (cmr.enabled && cmr_from_exe(__builtin_return_address(0)) &&
+	    cmr_claim(pd, addr, length, iova, access, &mr))
 		return mr;
 	return cmr.real_reg_mr_iova2(pd, addr, length, iova, access);
 }
 
 CMR_EXPORT int ibv_dereg_mr(struct ibv_mr *mr)
 {
-	bool buf_freed = false, found = false;
+	struct ibv_contig_buf *buf = NULL;
+	struct cmr_buf *b = NULL;
 	size_t map_length = 0;
+	bool buf_freed = false;
 	void *addr = NULL;
 	unsigned int i;
 	void *hold;
@@ -501,40 +521,43 @@ CMR_EXPORT int ibv_dereg_mr(struct ibv_mr *mr)
 
 	if (cmr.enabled && mr) {
 		pthread_mutex_lock(&cmr.lock);
-		for (i = 0; i < CMR_MAX_BUFS; i++) {
-			struct cmr_buf *b = &cmr.bufs[i];
-
-			if (!b->used || b->mr != mr || !b->registered)
-				continue;
-			found = true;
-			addr = b->addr;
-			map_length = b->map_length;
-			buf_freed = b->buf_freed;
-			if (buf_freed)
-				memset(b, 0, sizeof(*b));
-			else
-				b->mr = NULL;
-			break;
-		}
+		for (i = 0; i < CMR_MAX_BUFS && !b; i++)
+			if (cmr.bufs[i].used && cmr.bufs[i].mr == mr)
+				b = &cmr.bufs[i];
 		pthread_mutex_unlock(&cmr.lock);
 	}
-	if (!found)
-		return cmr.real_dereg_mr(mr);
+	ret = cmr.real_dereg_mr(mr);
+	if (!b || ret)
+		return ret;
 
 	/*
 	 * perftest deregisters, then deallocates the PD and closes the
-	 * device, and only then frees the buffer: the MR (which unmaps the
-	 * buffer) must go now. Until free() the range stays reserved with an
-	 * inaccessible mapping, so that nothing else lands at an address
-	 * perftest still holds.
+	 * device, and only then frees the buffer: the buffer must go now,
+	 * while its context exists. Until free() the range stays reserved
+	 * with an inaccessible mapping, so that nothing else lands at an
+	 * address perftest still holds.
 	 */
-	ret = ibv_free_contig_mr(mr);
+	pthread_mutex_lock(&cmr.lock);
+	addr = b->addr;
+	map_length = b->map_length;
+	buf = b->buf;
+	buf_freed = b->buf_freed;
+	if (buf_freed) {
+		memset(b, 0, sizeof(*b));
+	} else {
+		b->mr = NULL;
+		b->buf = NULL;
+	}
+	pthread_mutex_unlock(&cmr.lock);
+
+	ret = ibv_free_contig_buf(buf);
 	if (ret) {
-		fprintf(stderr, "contig-mr: ibv_free_contig_mr: %s\n",
+		fprintf(stderr, "contig-mr: ibv_free_contig_buf: %s\n",
 			strerror(ret));
 		return ret;
 	}
-	cmr_trace("ibv_dereg_mr(contiguous MR at %p): released", addr);
+	cmr_trace("ibv_dereg_mr(contiguous MR at %p): MR and buffer released",
+		  addr);
 	if (buf_freed)
 		return 0;
 	hold = mmap(addr, map_length, PROT_NONE,

@@ -14,7 +14,8 @@
  * another kind of data buffer, and execs the stock binary with
  * libcontig-mr-perftest.so preloaded (LD_PRELOAD) and CMR_PERFTEST_CONTIG
  * set to the tool's verb: the preload allocates perftest's data buffer with
- * ibv_alloc_contig_mr(). See docs/perftest-contig.md.
+ * ibv_alloc_contig_buf() and registers it with ibv_reg_contig_buf_mr().
+ * See docs/perftest-contig.md.
  *
  * Environment: CMR_PERFTEST_STOCK_DIR (default /usr/bin), where the stock
  * tools are; CMR_PERFTEST_PRELOAD, the preload library (default

@@ -2,10 +2,12 @@
 /*
  * Back ends and device helpers of libibverbs-ext.
  *
- * A back end supplies the memory of a contiguous MR: the kernel's
- * contiguous allocator (kernel_contig.c) or hugetlb pages registered with
- * ibv_reg_mr() (hugetlb.c). The policy (libibverbs-ext/src/attr.c) decides
- * which back ends a request tries and in which order.
+ * A back end supplies the memory of a contiguous buffer, mapped into the
+ * process: the kernel's contiguous allocator (kernel_contig.c) or hugetlb
+ * pages (hugetlb.c). It registers nothing: MRs over a buffer go through
+ * the standard MR path, in common code (libibverbs-ext/src/contig_mr.c).
+ * The policy (libibverbs-ext/src/attr.c) decides which back ends a request
+ * tries and in which order.
  *
  * A device helper (rxe.c) knows how one driver reports an MR's device page
  * size through the restrack driver attributes of RDMA netlink.
@@ -23,17 +25,20 @@ struct cmr_backend {
 	enum ibv_contig_mr_backend kind;
 	uint64_t page_size;	/* hugetlb page size; 0 for the kernel */
 	/*
-	 * Allocate and register req->length bytes; fill mr->ibv_mr and the
-	 * bookkeeping in mr. Returns 0 or a positive errno, and leaves
-	 * nothing behind on failure.
+	 * Allocate and map at least req->length bytes; fill buf->pub
+	 * (context, addr, length: what is mapped), backend, contig_extent,
+	 * alignment, numa_node and the back end's own fields. Returns 0 or
+	 * a positive errno, and leaves nothing behind on failure.
 	 */
 	int (*alloc)(const struct cmr_backend *be,
-		     const struct cmr_request *req, struct cmr_mr *mr);
+		     const struct cmr_request *req, struct cmr_buf *buf);
 	/*
-	 * Deregister (the caller unmaps mr->map_addr afterwards). Returns 0
-	 * or a positive errno; on failure the MR is left intact.
+	 * Release what the mapping does not hold: the kernel object (the
+	 * caller unmaps buf->pub.addr afterwards). NULL when there is
+	 * nothing. Returns 0 or a positive errno; on failure the buffer is
+	 * left intact.
 	 */
-	int (*dereg)(struct cmr_mr *mr);
+	int (*destroy)(struct cmr_buf *buf);
 };
 
 extern const struct cmr_backend cmr_backend_kernel_contig;

@@ -1,19 +1,21 @@
 // SPDX-License-Identifier: GPL-2.0 OR Linux-OpenIB
 /*
- * Back ends: hugetlb pages (1 GiB or 2 MiB) from the reserved pool,
- * registered with ibv_reg_mr(). Each page is physically contiguous; the
- * pages are not contiguous with each other.
+ * Back ends: hugetlb pages (1 GiB or 2 MiB) from the reserved pool. Each
+ * page is physically contiguous; the pages are not contiguous with each
+ * other.
  *
  * The mapping is shared (MAP_SHARED: never copied on write, like the
- * kernel back end's), populated at mmap() time and zeroed by the kernel.
- * Like the kernel back end's it is not inherited by fork() (MADV_DONTFORK),
- * except on kernels built without madvise(), where the child shares it.
+ * kernel back end's), populated before the call returns and zeroed by the
+ * kernel. Like the kernel back end's it is not inherited by fork()
+ * (MADV_DONTFORK), except on kernels built without madvise(), where the
+ * child shares it.
  *
  * The NUMA node is applied as the calling thread's memory policy around
- * mmap() and ibv_reg_mr(): preferred, or bound when NODE_STRICT. With a
- * bound policy the kernel reserves the pages against that node's pool, so
- * a node without enough pages fails mmap() with ENOMEM instead of a later
- * SIGBUS. The caller's own policy is restored before returning.
+ * mmap() and the population of the pages: preferred, or bound when
+ * NODE_STRICT. With a bound policy the kernel reserves the pages against
+ * that node's pool, so a node without enough pages fails mmap() with
+ * ENOMEM instead of a later SIGBUS. The caller's own policy is restored
+ * before returning.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -27,6 +29,9 @@
 
 #ifndef MAP_HUGE_SHIFT
 #define MAP_HUGE_SHIFT 26
+#endif
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
 #endif
 
 #define NODEMASK_LONGS (CMR_MAX_NUMA_NODES / (8 * sizeof(unsigned long)))
@@ -76,23 +81,50 @@ static void policy_restore(struct saved_policy *old)
 	errno = saved_errno;
 }
 
+/* Fault every page in now, under the policy; an error, never SIGBUS. */
+static int populate(void *addr, size_t len)
+{
+	if (!madvise(addr, len, MADV_POPULATE_WRITE))
+		return 0;
+	/* EINVAL: before Linux 5.14. The pages of a shared hugetlb mapping
+	 * were reserved by mmap(); they arrive at first touch. */
+	if (errno == EINVAL)
+		return 0;
+	return ENOMEM;
+}
+
+/* The node of the page at addr, or -1. */
+static int page_node(void *addr)
+{
+	int node;
+
+	if (syscall(SYS_get_mempolicy, &node, NULL, 0, addr,
+		    MPOL_F_NODE | MPOL_F_ADDR))
+		return -1;
+	return node >= 0 && node < CMR_MAX_NUMA_NODES ? node : -1;
+}
+
 static int hugetlb_alloc(const struct cmr_backend *be,
-			 const struct cmr_request *req, struct cmr_mr *mr)
+			 const struct cmr_request *req, struct cmr_buf *buf)
 {
 	size_t page = be->page_size;
 	size_t map_len = (req->length + page - 1) & ~(page - 1);
 	int shift = __builtin_ctzll(page);
+	int node = req->numa_node;
 	struct saved_policy old;
-	struct ibv_mr *inner;
 	void *addr;
 	int ret;
 
-	ret = policy_set(req->numa_node, req->node_strict, &old);
+	if (node == CMR_NODE_DEFAULT)
+		node = cmr_default_numa_node(req->pd->context);
+	if (req->node_strict && node < 0)
+		return EINVAL;
+	ret = policy_set(node, req->node_strict, &old);
 	if (ret)
 		return ret;
 
 	addr = mmap(NULL, map_len, PROT_READ | PROT_WRITE,
-		    MAP_SHARED | MAP_ANONYMOUS | MAP_HUGETLB | MAP_POPULATE |
+		    MAP_SHARED | MAP_ANONYMOUS | MAP_HUGETLB |
 			    (shift << MAP_HUGE_SHIFT),
 		    -1, 0);
 	if (addr == MAP_FAILED) {
@@ -100,30 +132,22 @@ static int hugetlb_alloc(const struct cmr_backend *be,
 		ret = errno == EINVAL ? EOPNOTSUPP : errno;
 		goto out_policy;
 	}
-
-	/* Pins every page: fails (ENOMEM, EFAULT) if one cannot be had. */
-	inner = ibv_reg_mr(req->pd, addr, req->length, req->access);
-	if (!inner) {
-		ret = errno ? errno : ENOMEM;
-		if (ret == EFAULT)
-			ret = ENOMEM;
+	ret = populate(addr, map_len);
+	if (ret)
 		goto err_unmap;
-	}
 	if (madvise(addr, map_len, MADV_DONTFORK) && errno != ENOSYS) {
 		ret = errno;
-		ibv_dereg_mr(inner);
 		goto err_unmap;
 	}
 	policy_restore(&old);
 
-	mr->ibv_mr = *inner;
-	mr->ibv_mr.length = req->length;
-	mr->inner = inner;
-	mr->backend = be;
-	mr->map_addr = addr;
-	mr->map_length = map_len;
-	mr->contig_extent = page;
-	mr->alignment = page;
+	buf->pub.context = req->pd->context;
+	buf->pub.addr = addr;
+	buf->pub.length = map_len;
+	buf->backend = be;
+	buf->contig_extent = page;
+	buf->alignment = page;
+	buf->numa_node = page_node(addr);
 	return 0;
 
 err_unmap:
@@ -133,17 +157,11 @@ out_policy:
 	return ret;
 }
 
-static int hugetlb_dereg(struct cmr_mr *mr)
-{
-	return ibv_dereg_mr(mr->inner);
-}
-
 const struct cmr_backend cmr_backend_hugetlb_1g = {
 	.name = "hugetlb-1G",
 	.kind = IBV_CONTIG_MR_BACKEND_HUGETLB_1G,
 	.page_size = CMR_SZ_1G,
 	.alloc = hugetlb_alloc,
-	.dereg = hugetlb_dereg,
 };
 
 const struct cmr_backend cmr_backend_hugetlb_2m = {
@@ -151,5 +169,4 @@ const struct cmr_backend cmr_backend_hugetlb_2m = {
 	.kind = IBV_CONTIG_MR_BACKEND_HUGETLB_2M,
 	.page_size = CMR_SZ_2M,
 	.alloc = hugetlb_alloc,
-	.dereg = hugetlb_dereg,
 };

@@ -1,11 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0 OR Linux-OpenIB
 /*
- * Back end: the kernel's contiguous allocator, UVERBS_METHOD_ALLOC_CONTIG_MR.
+ * Back end: the kernel's contiguous allocator, the CONTIG_BUF object.
  *
- * One ioctl allocates (alloc_contig_pages), zeroes, maps and registers; the
- * kernel returns the keys, the address of the mapping and its length. The
- * memory goes back to the kernel once the MR is destroyed and the mapping
- * unmapped, so release is MR_DESTROY followed by munmap().
+ * UVERBS_METHOD_CONTIG_BUF_ALLOC allocates zeroed, physically contiguous
+ * memory, charges it as locked memory and to the memory cgroup, and
+ * returns a file descriptor for it; the kernel maps nothing. The library
+ * maps the whole buffer from the descriptor (MAP_SHARED: the kernel places
+ * the mapping so that the virtual address agrees with the physical one
+ * modulo the reported alignment) and closes the descriptor, which the
+ * mapping keeps alive. The object's handle is kept for
+ * UVERBS_METHOD_CONTIG_BUF_FREE; the memory goes back to the system when
+ * the object, the mapping and every MR pinning it are gone.
  */
 #include <errno.h>
 #include <sys/mman.h>
@@ -14,85 +19,108 @@
 #include "backend.h"
 #include "uverbs_cmd.h"
 
-static int destroy_mr(int cmd_fd, uint32_t driver_id, uint32_t handle)
+static int free_object(int cmd_fd, uint32_t driver_id, uint32_t handle)
 {
 	struct cmr_ioctl_cmd cmd;
 
-	cmr_encode_destroy_mr(&cmd, driver_id, handle);
+	cmr_encode_buf_free(&cmd, driver_id, handle);
 	return cmr_ioctl(cmd_fd, &cmd);
 }
 
+static bool pow2(uint64_t v)
+{
+	return v && !(v & (v - 1));
+}
+
 static bool response_ok(const struct cmr_request *req,
-			const struct cmr_alloc_out *out)
+			const struct cmr_buf_alloc_out *out)
 {
 	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
 
-	return out->addr && !(out->addr % page) &&
-	       out->length >= req->length && !(out->length % page) &&
-	       out->contig_length &&
-	       out->alignment && !(out->alignment & (out->alignment - 1));
+	return out->fd >= 0 && out->length >= req->length &&
+	       !(out->length % page) && out->length <= CMR_MAX_LENGTH &&
+	       pow2(out->alignment);
 }
 
 static int kc_alloc(const struct cmr_backend *be,
-		    const struct cmr_request *req, struct cmr_mr *mr)
+		    const struct cmr_request *req, struct cmr_buf *buf)
 {
 	struct ibv_context *ctx = req->pd->context;
-	struct cmr_alloc_in in = {
-		.pd_handle = req->pd->handle,
+	/*
+	 * Without a node from the caller the kernel chooses: the task's
+	 * memory policy and cpuset first, then the device's node, then the
+	 * CPU's. Naming the library's default here would override the
+	 * policy, and fail (EINVAL) where the cpuset excludes that node.
+	 */
+	struct cmr_buf_alloc_in in = {
 		.length = req->length,
-		.access = req->access,
-		.numa_node = req->numa_node,
-		.flags = req->node_strict ?
-				 IB_UVERBS_ALLOC_CONTIG_MR_NODE_STRICT : 0,
+		.numa_node = req->numa_node >= 0 ? req->numa_node : -1,
+		.flags = req->node_strict ? IB_UVERBS_CONTIG_BUF_NODE_STRICT : 0,
 	};
-	struct cmr_alloc_out out;
+	struct cmr_buf_alloc_out out;
 	struct cmr_ioctl_cmd cmd;
 	uint32_t driver_id;
+	void *addr;
 	int ret;
 
 	ret = cmr_driver_id(ctx, &driver_id);
 	if (ret)
 		return ret;
 
-	cmr_encode_alloc_contig_mr(&cmd, driver_id, &in, &out);
+	cmr_encode_buf_alloc(&cmd, driver_id, &in, &out);
 	ret = cmr_ioctl(ctx->cmd_fd, &cmd);
 	if (ret)
 		return cmr_alloc_errno(ret);
-	cmr_decode_alloc_contig_mr(&cmd, &out);
+	cmr_decode_buf_alloc(&cmd, &out);
 
 	if (!response_ok(req, &out)) {
 		/* Not the ABI we were built for: undo what we can. */
-		destroy_mr(ctx->cmd_fd, driver_id, out.handle);
-		if (out.addr && out.length)
-			munmap((void *)(uintptr_t)out.addr, out.length);
-		return EPROTO;
+		ret = EPROTO;
+		goto err_free;
 	}
+	addr = mmap(NULL, out.length, PROT_READ | PROT_WRITE, MAP_SHARED,
+		    out.fd, 0);
+	if (addr == MAP_FAILED) {
+		ret = errno;
+		goto err_free;
+	}
+	/* The mapping holds the memory from now on. */
+	close(out.fd);
 
-	mr->ibv_mr.context = ctx;
-	mr->ibv_mr.pd = req->pd;
-	mr->ibv_mr.addr = (void *)(uintptr_t)out.addr;
-	mr->ibv_mr.length = req->length;
-	mr->ibv_mr.handle = out.handle;
-	mr->ibv_mr.lkey = out.lkey;
-	mr->ibv_mr.rkey = out.rkey;
-	mr->backend = be;
-	mr->map_addr = mr->ibv_mr.addr;
-	mr->map_length = out.length;
-	mr->contig_extent = out.contig_length;
-	mr->alignment = out.alignment;
-	mr->driver_id = driver_id;
+	buf->pub.context = ctx;
+	buf->pub.addr = addr;
+	buf->pub.length = out.length;
+	buf->backend = be;
+	buf->contig_extent = out.length;
+	buf->alignment = out.alignment;
+	buf->numa_node = out.numa_node < CMR_MAX_NUMA_NODES ?
+				 (int)out.numa_node : -1;
+	buf->handle = out.handle;
+	buf->driver_id = driver_id;
 	return 0;
+
+err_free:
+	if (out.fd >= 0)
+		close(out.fd);
+	free_object(ctx->cmd_fd, driver_id, out.handle);
+	return ret;
 }
 
-static int kc_dereg(struct cmr_mr *mr)
+static int kc_destroy(struct cmr_buf *buf)
 {
-	return destroy_mr(mr->ibv_mr.context->cmd_fd, mr->driver_id,
-			  mr->ibv_mr.handle);
+	int ret = free_object(buf->pub.context->cmd_fd, buf->driver_id,
+			      buf->handle);
+
+	/*
+	 * EIO: the device is gone and the kernel has destroyed the object
+	 * already (rdma-core's destroy calls treat it as success too).
+	 */
+	return ret == EIO ? 0 : ret;
 }
 
 const struct cmr_backend cmr_backend_kernel_contig = {
 	.name = "kernel-contig",
 	.kind = IBV_CONTIG_MR_BACKEND_KERNEL_CONTIG,
 	.alloc = kc_alloc,
-	.dereg = kc_dereg,
+	.destroy = kc_destroy,
 };

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Part 1: ib_read_bw -a (2 B .. 8 MiB) over the loop set-up's rxe device,
 # with perftest's data buffer from memalign() (stock), SysV hugetlb
-# (--use_hugepages, stock) or ibv_alloc_contig_mr() (--contig), on both
+# (--use_hugepages, stock) or ibv_alloc_contig_buf() (--contig), on both
 # sides. The three run interleaved (memalign huge contig memalign ...),
 # --repeats times.
 #

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0 OR Linux-OpenIB
 /*
- * ibv_contig_mr_demo: allocate a physically contiguous MR, show what it is,
- * read it back with RDMA READ over a loopback RC QP pair on the same
- * device, check every byte, free it.
+ * ibv_contig_mr_demo: allocate a physically contiguous MR with
+ * ibv_alloc_contig_mr(), show what it is and what it is charged as, read
+ * it back with RDMA READ over a loopback RC QP pair on the same device,
+ * check every byte, free it.
  *
  *   ibv_contig_mr_demo [-d DEVICE] [-r READ_BYTES] [-x COMMAND] [SIZE]
  *
@@ -14,12 +15,19 @@
  * environment (IBV_CONTIG_MR_ALLOC_TYPE=CONTIG|ALL|HUGE), as for any
  * program.
  *
+ * The accounting is printed before the allocation, while the MR exists
+ * and after ibv_free_contig_mr(): VmLck (the buffer, charged as locked
+ * memory) and VmPin (the MR's pin) of /proc/self/status, and
+ * memory.current of the process's cgroup when that is a non-root cgroup v2
+ * group with the memory controller.
+ *
  * Exit status: 0 success, 1 failure, 77 no device or no support for
  * contiguous MRs in the kernel.
  */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +67,68 @@ static void print_size(const char *what, uint64_t bytes)
 		printf("  %-22s %" PRIu64 " KiB\n", what, bytes >> 10);
 	else
 		printf("  %-22s %" PRIu64 " bytes\n", what, bytes);
+}
+
+/*
+ * The memory.current file of this process's cgroup: the unified
+ * hierarchy's line "0::PATH" of /proc/self/cgroup, under /sys/fs/cgroup.
+ * Empty when there is none to show: no cgroup v2, the root group (which
+ * has no memory.current), or no memory controller in the group.
+ */
+static void cgroup_memory_file(char *path, size_t size)
+{
+	char line[PATH_MAX];
+	FILE *f;
+
+	path[0] = '\0';
+	f = fopen("/proc/self/cgroup", "re");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = '\0';
+		if (strncmp(line, "0::/", 4))
+			continue;	/* a cgroup v1 hierarchy */
+		if (line[4] && (size_t)snprintf(path, size,
+						"/sys/fs/cgroup%s/memory.current",
+						line + 3) < size &&
+		    !access(path, R_OK))
+			break;
+		path[0] = '\0';
+		break;
+	}
+	fclose(f);
+}
+
+struct accounting {
+	long long vmlck_kb;	/* the buffer: locked memory */
+	long long vmpin_kb;	/* the MR: pinned memory */
+	long long memcg_bytes;	/* the cgroup's memory.current, or -1 */
+};
+
+static void accounting_read(struct accounting *a, const char *memcg_file)
+{
+	a->vmlck_kb = t_status_kb(0, "VmLck");
+	a->vmpin_kb = t_status_kb(0, "VmPin");
+	a->memcg_bytes = memcg_file[0] ? t_read_number(memcg_file) : -1;
+}
+
+/* One line; with base, the change since base in parentheses. */
+static void accounting_print(const char *when, const struct accounting *a,
+			     const struct accounting *base)
+{
+	printf("accounting %-26s VmLck %lld kB, VmPin %lld kB", when,
+	       a->vmlck_kb, a->vmpin_kb);
+	if (a->memcg_bytes >= 0)
+		printf(", memory.current %lld kB", a->memcg_bytes >> 10);
+	if (base) {
+		printf(" (%+lld kB, %+lld kB", a->vmlck_kb - base->vmlck_kb,
+		       a->vmpin_kb - base->vmpin_kb);
+		if (a->memcg_bytes >= 0 && base->memcg_bytes >= 0)
+			printf(", %+lld kB",
+			       (a->memcg_bytes - base->memcg_bytes) >> 10);
+		printf(")");
+	}
+	printf("\n");
 }
 
 static struct ibv_context *open_device(const char *name)
@@ -173,6 +243,8 @@ int main(int argc, char **argv)
 	size_t size = 1ul << 30, read_bytes = 0;
 	struct ibv_contig_mr_info info;
 	long long memfree0, memfree1, memfree2, contig;
+	struct accounting acct0, acct1, acct2;
+	char memcg_file[PATH_MAX];
 	struct ibv_context *ctx;
 	struct ibv_pd *pd;
 	struct ibv_mr *mr;
@@ -217,6 +289,15 @@ int main(int argc, char **argv)
 		goto out_close;
 	}
 
+	cgroup_memory_file(memcg_file, sizeof(memcg_file));
+	if (memcg_file[0])
+		printf("memory cgroup: %s\n", memcg_file);
+	else
+		printf("memory cgroup: not shown (no cgroup v2 group with the "
+		       "memory controller, or the root group)\n");
+	accounting_read(&acct0, memcg_file);
+	accounting_print("before allocation:", &acct0, NULL);
+
 	memfree0 = t_meminfo_kb("MemFree");
 	t0 = t_now();
 	mr = ibv_alloc_contig_mr(pd, size, IBV_ACCESS_LOCAL_WRITE |
@@ -236,6 +317,7 @@ int main(int argc, char **argv)
 		goto out_pd;
 	}
 	memfree1 = t_meminfo_kb("MemFree");
+	accounting_read(&acct1, memcg_file);
 
 	printf("allocated in %.3f s:\n", t_now() - t0);
 	printf("  %-22s %p\n", "address", mr->addr);
@@ -243,7 +325,8 @@ int main(int argc, char **argv)
 	printf("  %-22s 0x%x\n", "rkey", mr->rkey);
 	print_size("length", mr->length);
 
-	info.comp_mask = IBV_CONTIG_MR_INFO_DEVICE_PAGES;
+	info.comp_mask = IBV_CONTIG_MR_INFO_DEVICE_PAGES |
+			 IBV_CONTIG_MR_INFO_NUMA_NODE;
 	if (ibv_query_contig_mr(mr, &info)) {
 		fprintf(stderr, "ibv_query_contig_mr failed\n");
 		goto out_mr;
@@ -252,6 +335,10 @@ int main(int argc, char **argv)
 	print_size("mapped", info.length);
 	print_size("contiguous extents of", info.contig_extent);
 	print_size("alignment (va = pa)", info.alignment);
+	if (info.comp_mask & IBV_CONTIG_MR_INFO_NUMA_NODE)
+		printf("  %-22s %d\n", "NUMA node", info.numa_node);
+	else
+		printf("  %-22s unknown\n", "NUMA node");
 	if (info.comp_mask & IBV_CONTIG_MR_INFO_DEVICE_PAGES) {
 		print_size("device page size", info.device_page_size);
 		printf("  %-22s %" PRIu64 "\n", "device map entries",
@@ -266,6 +353,7 @@ int main(int argc, char **argv)
 	else
 		printf("  %-22s not visible in /proc/self/pagemap\n",
 		       "physically contiguous");
+	accounting_print("with the MR:", &acct1, &acct0);
 
 	if (command) {
 		int st;
@@ -299,9 +387,11 @@ out_mr:
 		ret = 1;
 	}
 	memfree2 = t_meminfo_kb("MemFree");
+	accounting_read(&acct2, memcg_file);
 	printf("MemFree: %lld MiB before, %lld MiB allocated, %lld MiB after "
 	       "ibv_free_contig_mr\n", memfree0 / 1024, memfree1 / 1024,
 	       memfree2 / 1024);
+	accounting_print("after ibv_free_contig_mr:", &acct2, &acct0);
 out_pd:
 	ibv_dealloc_pd(pd);
 out_close:

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <strings.h>
 
 #include "backend.h"
@@ -16,15 +17,12 @@
  * providers' create_cq/create_qp): comp_mask bits the library does not know
  * are EINVAL, so that a newer application fails cleanly on an older library.
  */
-int cmr_check_request(struct ibv_pd *pd, size_t length, unsigned int access,
+int cmr_check_request(struct ibv_pd *pd, size_t length,
 		      const struct ibv_alloc_contig_mr_attr *attr)
 {
 	if (!pd || !pd->context)
 		return EINVAL;
 	if (length == 0 || length > CMR_MAX_LENGTH)
-		return EINVAL;
-	/* Pinned contiguous memory is never on demand; iova is the address. */
-	if (access & ~(unsigned int)CMR_ACCESS_SUPPORTED)
 		return EINVAL;
 	if (!attr)
 		return 0;
@@ -50,6 +48,31 @@ int cmr_check_request(struct ibv_pd *pd, size_t length, unsigned int access,
 			return EINVAL;
 	}
 	return 0;
+}
+
+/*
+ * The memory is pinned and its IOVA is its address: on-demand paging and
+ * zero-based MRs are refused, as is any bit libibverbs 44 does not define.
+ */
+int cmr_check_access(unsigned int access)
+{
+	return access & ~(unsigned int)CMR_ACCESS_SUPPORTED ? EINVAL : 0;
+}
+
+int cmr_check_range(struct ibv_pd *pd, const struct ibv_contig_buf *buf,
+		    const void *addr, size_t length, unsigned int access)
+{
+	uintptr_t start = (uintptr_t)addr, lo;
+
+	if (!pd || !buf || !pd->context || pd->context != buf->context)
+		return EINVAL;
+	lo = (uintptr_t)buf->addr;
+	/* Inside [lo, lo + buf->length), without computing an end that
+	 * could overflow. */
+	if (length == 0 || start < lo || start - lo > buf->length ||
+	    length > buf->length - (start - lo))
+		return EINVAL;
+	return cmr_check_access(access);
 }
 
 int cmr_policy_from_env(const char *value, enum ibv_contig_mr_policy *policy)
@@ -88,13 +111,13 @@ int cmr_resolve_policy(const struct ibv_alloc_contig_mr_attr *attr,
 	return cmr_policy_from_env(env_value, policy);
 }
 
-int cmr_build_request(struct ibv_pd *pd, size_t length, unsigned int access,
+int cmr_build_request(struct ibv_pd *pd, size_t length,
 		      const struct ibv_alloc_contig_mr_attr *attr,
 		      const char *env_value, struct cmr_request *req)
 {
 	int ret;
 
-	ret = cmr_check_request(pd, length, access, attr);
+	ret = cmr_check_request(pd, length, attr);
 	if (ret)
 		return ret;
 	ret = cmr_resolve_policy(attr, env_value, &req->policy);
@@ -103,12 +126,24 @@ int cmr_build_request(struct ibv_pd *pd, size_t length, unsigned int access,
 
 	req->pd = pd;
 	req->length = length;
-	req->access = access;
 	req->node_strict = attr && (attr->comp_mask & IBV_CONTIG_MR_ATTR_FLAGS) &&
 			   (attr->flags & IBV_CONTIG_MR_NODE_STRICT);
 	req->numa_node = CMR_NODE_DEFAULT;
 	if (attr && (attr->comp_mask & IBV_CONTIG_MR_ATTR_NUMA_NODE))
 		req->numa_node = attr->numa_node;
+	return 0;
+}
+
+/*
+ * The query calls: the caller's structure must hold at least the fields of
+ * the first version, and may ask only for what this library knows.
+ */
+int cmr_check_info(const struct ibv_contig_mr_info *info, size_t info_size)
+{
+	if (!info || info_size < IBV_CONTIG_MR_INFO_SIZE_V1)
+		return EINVAL;
+	if (info->comp_mask & ~(uint32_t)CMR_INFO_MASK_ALL)
+		return EINVAL;
 	return 0;
 }
 

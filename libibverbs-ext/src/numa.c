@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0 OR Linux-OpenIB
 /*
- * The default NUMA node of an allocation: the device's, else the caller's.
+ * The default NUMA node of a hugetlb allocation: the device's, else the
+ * caller's. (The kernel back end leaves the choice to the kernel, which
+ * also knows the task's memory policy and cpuset.)
  */
 #define _GNU_SOURCE
 #include <errno.h>

@@ -56,57 +56,55 @@ static void attr_out(struct cmr_ioctl_cmd *cmd, uint16_t id, void *ptr,
 	cmd_attr(cmd, id, len, (uintptr_t)ptr);
 }
 
-void cmr_encode_alloc_contig_mr(struct cmr_ioctl_cmd *cmd, uint32_t driver_id,
-				const struct cmr_alloc_in *in,
-				struct cmr_alloc_out *out)
+void cmr_encode_buf_alloc(struct cmr_ioctl_cmd *cmd, uint32_t driver_id,
+			  const struct cmr_buf_alloc_in *in,
+			  struct cmr_buf_alloc_out *out)
 {
 	memset(out, 0, sizeof(*out));
-	cmd_init(cmd, UVERBS_OBJECT_MR, UVERBS_METHOD_ALLOC_CONTIG_MR,
+	out->fd = -1;
+	out->numa_node = CMR_RESP_NODE_NONE;
+	cmd_init(cmd, UVERBS_OBJECT_CONTIG_BUF, UVERBS_METHOD_CONTIG_BUF_ALLOC,
 		 driver_id);
 
 	/* NEW object: the kernel writes the handle back into data. */
-	attr_idr(cmd, UVERBS_ATTR_ALLOC_CONTIG_MR_HANDLE, 0);
-	attr_idr(cmd, UVERBS_ATTR_ALLOC_CONTIG_MR_PD_HANDLE, in->pd_handle);
-	attr_in_u64(cmd, UVERBS_ATTR_ALLOC_CONTIG_MR_LENGTH, in->length);
-	attr_in_u32(cmd, UVERBS_ATTR_ALLOC_CONTIG_MR_ACCESS_FLAGS, in->access);
+	attr_idr(cmd, UVERBS_ATTR_ALLOC_CONTIG_BUF_HANDLE, 0);
+	attr_in_u64(cmd, UVERBS_ATTR_ALLOC_CONTIG_BUF_LENGTH, in->length);
 	if (in->numa_node >= 0)
-		attr_in_u32(cmd, UVERBS_ATTR_ALLOC_CONTIG_MR_NUMA_NODE,
+		attr_in_u32(cmd, UVERBS_ATTR_ALLOC_CONTIG_BUF_NUMA_NODE,
 			    (uint32_t)in->numa_node);
 	if (in->flags)
-		attr_in_u32(cmd, UVERBS_ATTR_ALLOC_CONTIG_MR_FLAGS, in->flags);
+		attr_in_u32(cmd, UVERBS_ATTR_ALLOC_CONTIG_BUF_FLAGS, in->flags);
 
-	attr_out(cmd, UVERBS_ATTR_ALLOC_CONTIG_MR_RESP_LKEY, &out->lkey,
-		 sizeof(out->lkey));
-	attr_out(cmd, UVERBS_ATTR_ALLOC_CONTIG_MR_RESP_RKEY, &out->rkey,
-		 sizeof(out->rkey));
-	attr_out(cmd, UVERBS_ATTR_ALLOC_CONTIG_MR_RESP_ADDR, &out->addr,
-		 sizeof(out->addr));
-	attr_out(cmd, UVERBS_ATTR_ALLOC_CONTIG_MR_RESP_LENGTH, &out->length,
+	attr_out(cmd, UVERBS_ATTR_ALLOC_CONTIG_BUF_RESP_FD, &out->fd,
+		 sizeof(out->fd));
+	attr_out(cmd, UVERBS_ATTR_ALLOC_CONTIG_BUF_RESP_LENGTH, &out->length,
 		 sizeof(out->length));
-	attr_out(cmd, UVERBS_ATTR_ALLOC_CONTIG_MR_RESP_CONTIG_LENGTH,
-		 &out->contig_length, sizeof(out->contig_length));
-	attr_out(cmd, UVERBS_ATTR_ALLOC_CONTIG_MR_RESP_ALIGNMENT,
+	attr_out(cmd, UVERBS_ATTR_ALLOC_CONTIG_BUF_RESP_ALIGNMENT,
 		 &out->alignment, sizeof(out->alignment));
+	attr_out(cmd, UVERBS_ATTR_ALLOC_CONTIG_BUF_RESP_NUMA_NODE,
+		 &out->numa_node, sizeof(out->numa_node));
 }
 
-void cmr_decode_alloc_contig_mr(const struct cmr_ioctl_cmd *cmd,
-				struct cmr_alloc_out *out)
+void cmr_decode_buf_alloc(const struct cmr_ioctl_cmd *cmd,
+			  struct cmr_buf_alloc_out *out)
 {
 	unsigned int i;
 
 	for (i = 0; i < cmd->hdr.num_attrs; i++) {
-		if (cmd->attrs[i].attr_id == UVERBS_ATTR_ALLOC_CONTIG_MR_HANDLE) {
+		if (cmd->attrs[i].attr_id ==
+		    UVERBS_ATTR_ALLOC_CONTIG_BUF_HANDLE) {
 			out->handle = (uint32_t)cmd->attrs[i].data;
 			return;
 		}
 	}
 }
 
-void cmr_encode_destroy_mr(struct cmr_ioctl_cmd *cmd, uint32_t driver_id,
-			   uint32_t handle)
+void cmr_encode_buf_free(struct cmr_ioctl_cmd *cmd, uint32_t driver_id,
+			 uint32_t handle)
 {
-	cmd_init(cmd, UVERBS_OBJECT_MR, UVERBS_METHOD_MR_DESTROY, driver_id);
-	attr_idr(cmd, UVERBS_ATTR_DESTROY_MR_HANDLE, handle);
+	cmd_init(cmd, UVERBS_OBJECT_CONTIG_BUF, UVERBS_METHOD_CONTIG_BUF_FREE,
+		 driver_id);
+	attr_idr(cmd, UVERBS_ATTR_FREE_CONTIG_BUF_HANDLE, handle);
 }
 
 void cmr_encode_probe(struct cmr_ioctl_cmd *cmd, uint32_t driver_id)
@@ -124,7 +122,7 @@ int cmr_ioctl(int fd, struct cmr_ioctl_cmd *cmd)
 int cmr_alloc_errno(int err)
 {
 	switch (err) {
-	case EPROTONOSUPPORT:	/* no such method (or attribute) */
+	case EPROTONOSUPPORT:	/* no such object or method */
 	case ENOTTY:		/* no ioctl interface at all */
 	case ENOSYS:
 		return EOPNOTSUPP;

@@ -27,43 +27,46 @@ struct cmr_ioctl_cmd {
 	struct ib_uverbs_attr attrs[CMR_IOCTL_MAX_ATTRS];
 };
 
-/* Inputs of UVERBS_METHOD_ALLOC_CONTIG_MR. */
-struct cmr_alloc_in {
-	uint32_t pd_handle;
+/* Inputs of UVERBS_METHOD_CONTIG_BUF_ALLOC. */
+struct cmr_buf_alloc_in {
 	uint64_t length;
-	uint32_t access;	/* IB_UVERBS_ACCESS_* == IBV_ACCESS_* */
 	int32_t numa_node;	/* < 0: the attribute is left out */
-	uint32_t flags;		/* IB_UVERBS_ALLOC_CONTIG_MR_*; 0: left out */
+	uint32_t flags;		/* IB_UVERBS_CONTIG_BUF_*; 0: left out */
 };
 
-/* Outputs; the kernel writes them through pointers set by the encoder. */
-struct cmr_alloc_out {
-	uint32_t handle;
-	uint32_t lkey;
-	uint32_t rkey;
-	uint64_t addr;
-	uint64_t length;
-	uint64_t contig_length;
-	uint64_t alignment;
+/* RESP_NUMA_NODE is optional: out->numa_node keeps this when not written. */
+#define CMR_RESP_NODE_NONE UINT32_MAX
+
+/*
+ * Outputs; the kernel writes them through pointers set by the encoder,
+ * which sets fd to -1 and numa_node to CMR_RESP_NODE_NONE first, so that
+ * an output the kernel did not write is recognisable.
+ */
+struct cmr_buf_alloc_out {
+	uint32_t handle;	/* the new CONTIG_BUF object */
+	int32_t fd;		/* mmap() it MAP_SHARED, then close() it */
+	uint64_t length;	/* LENGTH rounded up to pages */
+	uint64_t alignment;	/* natural alignment of the physical start */
+	uint32_t numa_node;	/* node the memory came from */
 };
 
 /*
- * Fill cmd for UVERBS_METHOD_ALLOC_CONTIG_MR. The output attributes point
- * into out, which must stay valid until cmr_decode_alloc_contig_mr().
+ * Fill cmd for UVERBS_METHOD_CONTIG_BUF_ALLOC. The output attributes point
+ * into out, which must stay valid until cmr_decode_buf_alloc().
  * Every attribute sent is marked mandatory: a kernel that does not know one
  * fails the command instead of ignoring, say, NODE_STRICT.
  */
-void cmr_encode_alloc_contig_mr(struct cmr_ioctl_cmd *cmd, uint32_t driver_id,
-				const struct cmr_alloc_in *in,
-				struct cmr_alloc_out *out);
+void cmr_encode_buf_alloc(struct cmr_ioctl_cmd *cmd, uint32_t driver_id,
+			  const struct cmr_buf_alloc_in *in,
+			  struct cmr_buf_alloc_out *out);
 
-/* After a successful ioctl: copy the new MR handle into out->handle. */
-void cmr_decode_alloc_contig_mr(const struct cmr_ioctl_cmd *cmd,
-				struct cmr_alloc_out *out);
+/* After a successful ioctl: copy the new handle into out->handle. */
+void cmr_decode_buf_alloc(const struct cmr_ioctl_cmd *cmd,
+			  struct cmr_buf_alloc_out *out);
 
-/* Fill cmd for UVERBS_METHOD_MR_DESTROY of handle. */
-void cmr_encode_destroy_mr(struct cmr_ioctl_cmd *cmd, uint32_t driver_id,
-			   uint32_t handle);
+/* Fill cmd for UVERBS_METHOD_CONTIG_BUF_FREE of handle. */
+void cmr_encode_buf_free(struct cmr_ioctl_cmd *cmd, uint32_t driver_id,
+			 uint32_t handle);
 
 /*
  * A command on an object id no kernel defines, with no attributes. The
@@ -76,7 +79,7 @@ void cmr_encode_probe(struct cmr_ioctl_cmd *cmd, uint32_t driver_id);
 int cmr_ioctl(int fd, struct cmr_ioctl_cmd *cmd);
 
 /*
- * errno of a failed ALLOC_CONTIG_MR as the API reports it: a kernel
+ * errno of a failed CONTIG_BUF_ALLOC as the API reports it: a kernel
  * without the method (EPROTONOSUPPORT from the ioctl framework, ENOTTY from
  * a kernel without ioctl support) is EOPNOTSUPP.
  */

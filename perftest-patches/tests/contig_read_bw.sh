@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # ib_read_bw --contig against a peer without --contig, both ways round, on
 # the loop set-up's rxe device. Proves, while the test runs:
-#  - the preload served perftest's data buffer from ibv_alloc_contig_mr();
+#  - the preload served perftest's data buffer from ibv_alloc_contig_buf();
 #  - `rdma resource show mr -dd` shows that MR (same rkey, same process)
 #    with a device page size of at least 2 MiB and as few map entries as
 #    the buffer needs at that page size;

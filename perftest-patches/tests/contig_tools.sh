@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Every wrapped tool with --contig on both sides: each side's data buffer
-# comes from ibv_alloc_contig_mr() (the preload says so, and the RKey
+# comes from ibv_alloc_contig_buf() (the preload says so, and the RKey
 # perftest exchanges is that MR's), the test completes and reports a
 # result row, and both processes exit 0.
 . "$(dirname "$0")/lib.sh"

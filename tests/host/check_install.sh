@@ -1,7 +1,8 @@
 #!/bin/sh
 # host_install BUILD_DIR WORK_DIR CC: `cmake --install` into a fresh prefix,
 # then use the result as a user would: pkg-config, compile, link and run a
-# program against it, and read the man pages with man(1).
+# program against it, run the installed example program against the
+# installed library only, and read the man pages with man(1).
 build=$1 work=$2 cc=${3:-cc}
 n=0 fail=0
 ok() { n=$((n + 1)); echo "ok $n - $1"; }
@@ -45,13 +46,26 @@ cat >"$work/user.c" <<'PROG'
 
 int main(void)
 {
+	struct ibv_contig_mr_info info = { 0 };
+	struct ibv_contig_buf *buf = NULL;
 	struct ibv_mr *mr = ibv_alloc_contig_mr(NULL, 4096,
 						IBV_ACCESS_LOCAL_WRITE);
 
 	if (mr || errno != EINVAL)
 		return 1;
+	if (ibv_alloc_contig_buf(NULL, 4096, NULL, &buf) != EINVAL || buf)
+		return 2;
+	if (ibv_reg_contig_buf_mr(NULL, NULL, NULL, 4096, 0) ||
+	    errno != EINVAL)
+		return 3;
+	if (ibv_query_contig_buf(NULL, &info) != EINVAL ||
+	    ibv_query_contig_mr(NULL, &info) != EINVAL)
+		return 4;
+	if (ibv_contig_mr_buf(NULL) || errno != EINVAL)
+		return 5;
 	printf("EINVAL as documented\n");
-	return ibv_free_contig_mr(NULL) == EINVAL ? 0 : 1;
+	return ibv_free_contig_mr(NULL) == EINVAL &&
+	       ibv_free_contig_buf(NULL) == EINVAL ? 0 : 6;
 }
 PROG
 # shellcheck disable=SC2046
@@ -72,26 +86,65 @@ if [ -x "$work/user" ]; then
 		ok "it loads the installed copy" || notok "it loads another copy"
 fi
 
+# The installed example program: it must use the installed library, with
+# nothing pointing back into the build tree.
+demo=$(find "$prefix" -type f -name ibv_contig_mr_demo | head -n1)
+if [ -z "$demo" ]; then
+	notok "ibv_contig_mr_demo not installed"
+else
+	ok "ibv_contig_mr_demo installed (${demo#$prefix/})"
+	# (The prefix itself may lie inside the build tree: only paths into
+	# the build tree outside the prefix count.)
+	outside() { sed "s|$prefix||g" | grep -F "$build"; }
+	rpath=$(readelf -d "$demo" | sed -n 's/.*(R\(UN\)\{0,1\}PATH).*\[\(.*\)\]/\2/p')
+	if echo "$rpath" | outside >/dev/null; then
+		notok "ibv_contig_mr_demo has an RPATH into the build tree: $rpath"
+	else
+		ok "ibv_contig_mr_demo has no RPATH into the build tree${rpath:+ ($rpath)}"
+	fi
+	readelf -d "$demo" | grep -q 'NEEDED.*\[libibverbs-ext.so.1\]' &&
+		ok "ibv_contig_mr_demo needs libibverbs-ext.so.1" ||
+		notok "ibv_contig_mr_demo does not record libibverbs-ext.so.1"
+	libs=$(LD_LIBRARY_PATH=$libdir ldd "$demo" 2>&1)
+	echo "$libs" | grep -q "libibverbs-ext.so.1 => $libdir/libibverbs-ext.so.1" &&
+		ok "ibv_contig_mr_demo loads the installed libibverbs-ext.so.1" ||
+		{ notok "ibv_contig_mr_demo loads another libibverbs-ext"; echo "$libs" | sed 's/^/# /'; }
+	echo "$libs" | outside >/dev/null &&
+		{ notok "ibv_contig_mr_demo loads something from the build tree"; echo "$libs" | sed 's/^/# /'; } ||
+		ok "ibv_contig_mr_demo loads nothing from the build tree"
+	# Without a device it says so and exits 77: the program runs.
+	LD_LIBRARY_PATH=$libdir "$demo" -d no_such_device 4096 >"$work/demo.out" 2>&1
+	rc=$?
+	[ $rc = 77 ] && ok "the installed demo runs (no device: status 77)" ||
+		{ notok "the installed demo: status $rc"; sed 's/^/# /' "$work/demo.out"; }
+fi
+
 mandir=$prefix/share/man
 if [ ! -f "$mandir/man3/ibv_alloc_contig_mr.3" ]; then
 	skip "man pages not built (pandoc missing)"
 elif ! command -v man >/dev/null; then
 	skip "man(1) not installed (man-db)"
 else
-	for page in ibv_alloc_contig_mr ibv_alloc_contig_mr_ex \
-		    ibv_free_contig_mr ibv_query_contig_mr; do
+	for page in ibv_alloc_contig_buf ibv_free_contig_buf \
+		    ibv_reg_contig_buf_mr ibv_query_contig_buf \
+		    ibv_alloc_contig_mr ibv_alloc_contig_mr_ex \
+		    ibv_free_contig_mr ibv_contig_mr_buf ibv_query_contig_mr; do
 		path=$(MANPATH=$mandir man -w "$page" 2>/dev/null)
 		case $path in "$mandir"/*) ok "man -w $page: $path" ;;
 			*) notok "man -w $page gave '$path'" ;; esac
 	done
 	MANPATH=$mandir MANWIDTH=200 man ibv_free_contig_mr 2>/dev/null |
-		grep -q 'ibv_free_contig_mr - allocate' &&
+		grep -q 'ibv_free_contig_mr, ibv_contig_mr_buf - allocate' &&
 		ok "man ibv_free_contig_mr shows ibv_alloc_contig_mr(3)" ||
 		notok "man ibv_free_contig_mr does not render"
 	MANPATH=$mandir MANWIDTH=200 man 3 ibv_query_contig_mr 2>/dev/null |
 		grep -q 'ibv_query_contig_mr - describe' &&
 		ok "man 3 ibv_query_contig_mr renders" ||
 		notok "man 3 ibv_query_contig_mr does not render"
+	MANPATH=$mandir MANWIDTH=200 man ibv_reg_contig_buf_mr 2>/dev/null |
+		grep -q 'ibv_reg_contig_buf_mr, ibv_query_contig_buf - physically' &&
+		ok "man ibv_reg_contig_buf_mr shows ibv_alloc_contig_buf(3)" ||
+		notok "man ibv_reg_contig_buf_mr does not render"
 fi
 echo "1..$n"
 exit $fail

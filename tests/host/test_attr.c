@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0 OR Linux-OpenIB
 /*
- * host_attr: argument checks, comp_mask, flags, policy and environment
- * parsing, the back-end order of each policy, the NUMA and netlink parsers.
+ * host_attr: argument checks (requests, access flags, registration ranges,
+ * query sizes), comp_mask, flags, policy and environment parsing, the
+ * back-end order of each policy, the registry, the NUMA and netlink parsers.
  * Pure functions of the library: no device, no system call.
  */
 #include <errno.h>
@@ -26,74 +27,145 @@ static struct ibv_pd fake_pd = { .context = &fake_ctx, .handle = 1 };
 
 static void test_check_request(void)
 {
-	const unsigned int rw = IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_READ;
 	struct ibv_pd no_ctx = { 0 };
 
-	t_errno_is(cmr_check_request(&fake_pd, 4096, rw, NULL), 0,
-		   "plain request");
-	t_errno_is(cmr_check_request(NULL, 4096, rw, NULL), EINVAL, "NULL pd");
-	t_errno_is(cmr_check_request(&no_ctx, 4096, rw, NULL), EINVAL,
+	t_errno_is(cmr_check_request(&fake_pd, 4096, NULL), 0, "plain request");
+	t_errno_is(cmr_check_request(NULL, 4096, NULL), EINVAL, "NULL pd");
+	t_errno_is(cmr_check_request(&no_ctx, 4096, NULL), EINVAL,
 		   "pd without context");
-	t_errno_is(cmr_check_request(&fake_pd, 0, rw, NULL), EINVAL,
-		   "length 0");
-	t_errno_is(cmr_check_request(&fake_pd, 1, rw, NULL), 0, "length 1");
-	t_errno_is(cmr_check_request(&fake_pd, CMR_MAX_LENGTH, rw, NULL), 0,
+	t_errno_is(cmr_check_request(&fake_pd, 0, NULL), EINVAL, "length 0");
+	t_errno_is(cmr_check_request(&fake_pd, 1, NULL), 0, "length 1");
+	t_errno_is(cmr_check_request(&fake_pd, CMR_MAX_LENGTH, NULL), 0,
 		   "length CMR_MAX_LENGTH");
-	t_errno_is(cmr_check_request(&fake_pd, CMR_MAX_LENGTH + 1, rw, NULL),
+	t_errno_is(cmr_check_request(&fake_pd, CMR_MAX_LENGTH + 1, NULL),
 		   EINVAL, "length CMR_MAX_LENGTH + 1");
-	t_errno_is(cmr_check_request(&fake_pd, SIZE_MAX, rw, NULL), EINVAL,
+	t_errno_is(cmr_check_request(&fake_pd, SIZE_MAX, NULL), EINVAL,
 		   "length SIZE_MAX (overflows any rounding)");
-	t_errno_is(cmr_check_request(&fake_pd, SIZE_MAX - 4095, rw, NULL),
-		   EINVAL, "length SIZE_MAX - 4095");
-	t_errno_is(cmr_check_request(&fake_pd, 4096, IBV_ACCESS_ON_DEMAND,
-				     NULL),
-		   EINVAL, "IBV_ACCESS_ON_DEMAND");
-	t_errno_is(cmr_check_request(&fake_pd, 4096, IBV_ACCESS_ZERO_BASED,
-				     NULL),
-		   EINVAL, "IBV_ACCESS_ZERO_BASED");
-	t_errno_is(cmr_check_request(&fake_pd, 4096, 1u << 31, NULL), EINVAL,
-		   "unknown access bit 31");
-	t_errno_is(cmr_check_request(&fake_pd, 4096,
-				     IBV_ACCESS_LOCAL_WRITE |
-					     IBV_ACCESS_REMOTE_WRITE |
-					     IBV_ACCESS_REMOTE_ATOMIC |
-					     IBV_ACCESS_MW_BIND |
-					     IBV_ACCESS_RELAXED_ORDERING,
-				     NULL),
-		   0, "all supported access flags");
+	t_errno_is(cmr_check_request(&fake_pd, SIZE_MAX - 4095, NULL), EINVAL,
+		   "length SIZE_MAX - 4095");
 
-	t_errno_is(cmr_check_request(&fake_pd, 4096, rw, A(0, 99, 99, 99)), 0,
+	t_errno_is(cmr_check_request(&fake_pd, 4096, A(0, 99, 99, 99)), 0,
 		   "attr fields ignored without their comp_mask bit");
-	t_errno_is(cmr_check_request(&fake_pd, 4096, rw, A(1u << 3, 0, 0, 0)),
+	t_errno_is(cmr_check_request(&fake_pd, 4096, A(1u << 3, 0, 0, 0)),
 		   EINVAL, "unknown comp_mask bit 3");
-	t_errno_is(cmr_check_request(&fake_pd, 4096, rw, A(1u << 31, 0, 0, 0)),
+	t_errno_is(cmr_check_request(&fake_pd, 4096, A(1u << 31, 0, 0, 0)),
 		   EINVAL, "unknown comp_mask bit 31");
-	t_errno_is(cmr_check_request(&fake_pd, 4096, rw,
+	t_errno_is(cmr_check_request(&fake_pd, 4096,
 				     A(IBV_CONTIG_MR_ATTR_NUMA_NODE, -1, 0, 0)),
 		   0, "numa_node -1 (no preference)");
-	t_errno_is(cmr_check_request(&fake_pd, 4096, rw,
+	t_errno_is(cmr_check_request(&fake_pd, 4096,
 				     A(IBV_CONTIG_MR_ATTR_NUMA_NODE, -2, 0, 0)),
 		   EINVAL, "numa_node -2");
-	t_errno_is(cmr_check_request(&fake_pd, 4096, rw,
+	t_errno_is(cmr_check_request(&fake_pd, 4096,
 				     A(IBV_CONTIG_MR_ATTR_NUMA_NODE,
 				       CMR_MAX_NUMA_NODES, 0, 0)),
 		   EINVAL, "numa_node %d", CMR_MAX_NUMA_NODES);
-	t_errno_is(cmr_check_request(&fake_pd, 4096, rw,
+	t_errno_is(cmr_check_request(&fake_pd, 4096,
 				     A(IBV_CONTIG_MR_ATTR_FLAGS, 0, 2, 0)),
 		   EINVAL, "unknown flag bit 1");
-	t_errno_is(cmr_check_request(&fake_pd, 4096, rw,
+	t_errno_is(cmr_check_request(&fake_pd, 4096,
 				     A(IBV_CONTIG_MR_ATTR_FLAGS |
 					       IBV_CONTIG_MR_ATTR_NUMA_NODE,
 				       -1, IBV_CONTIG_MR_NODE_STRICT, 0)),
 		   EINVAL, "NODE_STRICT with numa_node -1");
-	t_errno_is(cmr_check_request(&fake_pd, 4096, rw,
+	t_errno_is(cmr_check_request(&fake_pd, 4096,
 				     A(IBV_CONTIG_MR_ATTR_FLAGS, 0,
 				       IBV_CONTIG_MR_NODE_STRICT, 0)),
 		   0, "NODE_STRICT on the default node");
-	t_errno_is(cmr_check_request(&fake_pd, 4096, rw,
+	t_errno_is(cmr_check_request(&fake_pd, 4096,
 				     A(IBV_CONTIG_MR_ATTR_POLICY, 0, 0,
 				       IBV_CONTIG_MR_POLICY_HUGE + 1)),
 		   EINVAL, "unknown policy");
+}
+
+static void test_check_access(void)
+{
+	t_errno_is(cmr_check_access(IBV_ACCESS_LOCAL_WRITE |
+				    IBV_ACCESS_REMOTE_READ),
+		   0, "local write, remote read");
+	t_errno_is(cmr_check_access(0), 0, "no access flag");
+	t_errno_is(cmr_check_access(IBV_ACCESS_ON_DEMAND), EINVAL,
+		   "IBV_ACCESS_ON_DEMAND");
+	t_errno_is(cmr_check_access(IBV_ACCESS_ZERO_BASED), EINVAL,
+		   "IBV_ACCESS_ZERO_BASED");
+	t_errno_is(cmr_check_access(1u << 31), EINVAL, "unknown access bit 31");
+	t_errno_is(cmr_check_access(IBV_ACCESS_LOCAL_WRITE |
+				    IBV_ACCESS_REMOTE_WRITE |
+				    IBV_ACCESS_REMOTE_ATOMIC |
+				    IBV_ACCESS_MW_BIND |
+				    IBV_ACCESS_RELAXED_ORDERING),
+		   0, "all supported access flags");
+}
+
+static void test_check_range(void)
+{
+	static char mem[3 * 4096] __attribute__((aligned(4096)));
+	const unsigned int rw = IBV_ACCESS_LOCAL_WRITE;
+	struct ibv_contig_buf b = { .context = &fake_ctx, .addr = mem,
+				    .length = sizeof(mem) };
+	struct ibv_context other_ctx;
+	struct ibv_pd other_pd = { .context = &other_ctx };
+	struct ibv_pd no_ctx = { 0 };
+	char *end = mem + sizeof(mem);
+
+	t_errno_is(cmr_check_range(&fake_pd, &b, mem, sizeof(mem), rw), 0,
+		   "the whole buffer");
+	t_errno_is(cmr_check_range(&fake_pd, &b, mem + 1, 100, rw), 0,
+		   "100 bytes at offset 1");
+	t_errno_is(cmr_check_range(&fake_pd, &b, end - 1, 1, rw), 0,
+		   "the last byte");
+	t_errno_is(cmr_check_range(&fake_pd, &b, mem, 0, rw), EINVAL,
+		   "length 0");
+	t_errno_is(cmr_check_range(&fake_pd, &b, end, 0, rw), EINVAL,
+		   "length 0 at the end");
+	t_errno_is(cmr_check_range(&fake_pd, &b, end, 1, rw), EINVAL,
+		   "one byte past the end");
+	t_errno_is(cmr_check_range(&fake_pd, &b, mem, sizeof(mem) + 1, rw),
+		   EINVAL, "one byte too long");
+	t_errno_is(cmr_check_range(&fake_pd, &b, end - 1, 2, rw), EINVAL,
+		   "crossing the end");
+	t_errno_is(cmr_check_range(&fake_pd, &b,
+				   (void *)((uintptr_t)mem - 1), 2, rw),
+		   EINVAL, "starting before the buffer");
+	t_errno_is(cmr_check_range(&fake_pd, &b, mem + 4096, SIZE_MAX, rw),
+		   EINVAL, "length SIZE_MAX (addr + length overflows)");
+	t_errno_is(cmr_check_range(&fake_pd, &b, (void *)UINTPTR_MAX, 2, rw),
+		   EINVAL, "address UINTPTR_MAX");
+	t_errno_is(cmr_check_range(&other_pd, &b, mem, 4096, rw), EINVAL,
+		   "a PD of another context");
+	t_errno_is(cmr_check_range(NULL, &b, mem, 4096, rw), EINVAL,
+		   "NULL pd");
+	t_errno_is(cmr_check_range(&no_ctx, &b, mem, 4096, rw), EINVAL,
+		   "pd without context");
+	t_errno_is(cmr_check_range(&fake_pd, NULL, mem, 4096, rw), EINVAL,
+		   "NULL buffer");
+	t_errno_is(cmr_check_range(&fake_pd, &b, mem, 4096,
+				   IBV_ACCESS_ON_DEMAND),
+		   EINVAL, "inside, but IBV_ACCESS_ON_DEMAND");
+}
+
+static void test_check_info(void)
+{
+	struct ibv_contig_mr_info info = { 0 };
+
+	t_ok(IBV_CONTIG_MR_INFO_SIZE_V1 == 48 && sizeof(info) == 56,
+	     "info: version 1 is 48 bytes, today's struct 56");
+	t_errno_is(cmr_check_info(&info, sizeof(info)), 0, "sizeof(info)");
+	t_errno_is(cmr_check_info(&info, IBV_CONTIG_MR_INFO_SIZE_V1), 0,
+		   "IBV_CONTIG_MR_INFO_SIZE_V1");
+	t_errno_is(cmr_check_info(&info, sizeof(info) + 64), 0,
+		   "larger than this library's struct");
+	t_errno_is(cmr_check_info(&info, IBV_CONTIG_MR_INFO_SIZE_V1 - 1),
+		   EINVAL, "IBV_CONTIG_MR_INFO_SIZE_V1 - 1");
+	t_errno_is(cmr_check_info(&info, 0), EINVAL, "info_size 0");
+	t_errno_is(cmr_check_info(NULL, sizeof(info)), EINVAL, "NULL info");
+	info.comp_mask = IBV_CONTIG_MR_INFO_DEVICE_PAGES |
+			 IBV_CONTIG_MR_INFO_NUMA_NODE;
+	t_errno_is(cmr_check_info(&info, sizeof(info)), 0,
+		   "both known comp_mask bits");
+	info.comp_mask = 1u << 2;
+	t_errno_is(cmr_check_info(&info, sizeof(info)), EINVAL,
+		   "unknown comp_mask bit 2");
 }
 
 static void test_env(void)
@@ -163,14 +235,12 @@ static void test_build_request(void)
 	struct cmr_request r;
 
 	memset(&r, 0xa5, sizeof(r));
-	t_ok(!cmr_build_request(&fake_pd, 5000, IBV_ACCESS_LOCAL_WRITE, NULL,
-				NULL, &r) &&
+	t_ok(!cmr_build_request(&fake_pd, 5000, NULL, NULL, &r) &&
 		     r.pd == &fake_pd && r.length == 5000 &&
-		     r.access == IBV_ACCESS_LOCAL_WRITE &&
 		     r.numa_node == CMR_NODE_DEFAULT && !r.node_strict &&
 		     r.policy == IBV_CONTIG_MR_POLICY_CONTIG,
 	     "request without attr: default node, not strict, CONTIG");
-	t_ok(!cmr_build_request(&fake_pd, 5000, 0,
+	t_ok(!cmr_build_request(&fake_pd, 5000,
 				A(IBV_CONTIG_MR_ATTR_NUMA_NODE |
 					  IBV_CONTIG_MR_ATTR_FLAGS |
 					  IBV_CONTIG_MR_ATTR_POLICY,
@@ -180,14 +250,14 @@ static void test_build_request(void)
 		     r.numa_node == 2 && r.node_strict &&
 		     r.policy == IBV_CONTIG_MR_POLICY_ALL,
 	     "request with every attribute");
-	t_ok(!cmr_build_request(&fake_pd, 5000, 0,
+	t_ok(!cmr_build_request(&fake_pd, 5000,
 				A(IBV_CONTIG_MR_ATTR_NUMA_NODE, -1, 0, 0),
 				NULL, &r) &&
 		     r.numa_node == -1,
 	     "numa_node -1 kept (no preference)");
-	t_ok(cmr_build_request(&fake_pd, 5000, 0, NULL, "nope", &r) == EINVAL,
+	t_ok(cmr_build_request(&fake_pd, 5000, NULL, "nope", &r) == EINVAL,
 	     "bad environment value: EINVAL");
-	t_ok(cmr_build_request(NULL, 5000, 0, NULL, "nope", &r) == EINVAL,
+	t_ok(cmr_build_request(NULL, 5000, NULL, "nope", &r) == EINVAL,
 	     "argument errors first");
 }
 
@@ -224,6 +294,75 @@ static void test_backends(void)
 			     IBV_CONTIG_MR_BACKEND_HUGETLB_2M &&
 		     cmr_backend_hugetlb_2m.page_size == CMR_SZ_2M,
 	     "back-end kinds and page sizes");
+}
+
+/* The registry on made-up buffers: it never follows pub.addr. */
+static void test_registry(void)
+{
+	static struct cmr_buf b1, b2, b3;
+	struct ibv_mr mr = { .handle = 7, .lkey = 0x700, .length = 100 };
+	char *a1 = (char *)0x100000, *a2 = (char *)0x300000;
+	struct cmr_buf copy;
+
+	b1.pub = (struct ibv_contig_buf){ &fake_ctx, a1, 0x200000 };
+	b1.numa_node = 1;
+	b2.pub = (struct ibv_contig_buf){ &fake_ctx, a2, 0x1000 };
+	b2.numa_node = 2;
+	cmr_registry_add(&b1);
+	cmr_registry_add(&b2);
+
+	t_ok(!cmr_registry_copy(&b1, &copy) && copy.numa_node == 1 &&
+		     copy.pub.addr == a1,
+	     "copy of a live buffer");
+	t_errno_is(cmr_registry_copy(&b3, &copy), EINVAL,
+		   "copy of a buffer never added");
+	t_ok(!cmr_registry_copy_range(a1, 0x200000, &copy) &&
+		     copy.numa_node == 1,
+	     "range: the whole first buffer");
+	t_ok(!cmr_registry_copy_range(a1 + 0x1ff000, 0x1000, &copy) &&
+		     copy.numa_node == 1,
+	     "range: its last page");
+	t_errno_is(cmr_registry_copy_range(a1 + 0x1ff000, 0x1001, &copy),
+		   EINVAL, "range: one byte beyond it");
+	t_ok(!cmr_registry_copy_range(a2 + 1, 10, &copy) &&
+		     copy.numa_node == 2,
+	     "range: inside the second buffer");
+	t_errno_is(cmr_registry_copy_range(a1 - 1, 10, &copy), EINVAL,
+		   "range: starting before any buffer");
+	t_errno_is(cmr_registry_copy_range(a2, SIZE_MAX, &copy), EINVAL,
+		   "range: length SIZE_MAX");
+
+	mr.addr = a1;
+	t_ok(!cmr_registry_mr_buf(&mr), "no one-call MR yet");
+	cmr_registry_set_mr(&b1, &mr);
+	t_ok(cmr_registry_mr_buf(&mr) == &b1, "the one-call MR finds b1");
+	mr.handle = 8;
+	t_ok(!cmr_registry_mr_buf(&mr),
+	     "same pointer, another handle: not that MR");
+	mr.handle = 7;
+	mr.lkey = 0x701;
+	t_ok(!cmr_registry_mr_buf(&mr), "same pointer, another lkey: not it");
+	mr.lkey = 0x700;
+	mr.addr = a1 + 4096;
+	t_ok(!cmr_registry_mr_buf(&mr), "same pointer, another address: not it");
+	mr.addr = a1;
+	t_ok(cmr_registry_take_mr(&mr) == &b1 && !cmr_registry_mr_buf(&mr),
+	     "take: found once, then gone");
+	cmr_registry_set_mr(&b1, &mr);
+	cmr_registry_forget_mr(&mr);
+	t_ok(!cmr_registry_mr_buf(&mr),
+	     "forget: a new MR at that address drops the association");
+	cmr_registry_set_mr(&b1, &mr);
+	cmr_registry_set_mr(&b2, &mr);
+	t_ok(cmr_registry_mr_buf(&mr) != &b1,
+	     "set on another buffer drops the old association");
+
+	t_ok(cmr_registry_remove(&b1) && !cmr_registry_remove(&b1),
+	     "remove: once, then EINVAL-worthy");
+	t_errno_is(cmr_registry_copy_range(a1, 10, &copy), EINVAL,
+		   "a removed buffer is not found by address");
+	t_ok(cmr_registry_remove(&b2) && !cmr_registry_remove(&b3),
+	     "remove the second; a never-added one is not live");
 }
 
 static void test_numa_parse(void)
@@ -441,10 +580,14 @@ static void test_helpers(void)
 int main(void)
 {
 	test_check_request();
+	test_check_access();
+	test_check_range();
+	test_check_info();
 	test_env();
 	test_resolve();
 	test_build_request();
 	test_backends();
+	test_registry();
 	test_numa_parse();
 	test_netlink_parse();
 	test_helpers();

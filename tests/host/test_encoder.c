@@ -45,123 +45,145 @@ static void test_layout(void)
 	     "attributes follow the header like the uapi's flexible array");
 	t_ok(HDR_LEN == 24 && ATTR_LEN == 16,
 	     "uapi sizes: header 24, attribute 16");
-	/* The series appends; nothing may be renumbered. */
-	t_ok(UVERBS_METHOD_ALLOC_CONTIG_MR == UVERBS_METHOD_REG_DMABUF_MR + 1,
-	     "ALLOC_CONTIG_MR follows REG_DMABUF_MR (method %d)",
-	     UVERBS_METHOD_ALLOC_CONTIG_MR);
-	t_ok(UVERBS_ATTR_ALLOC_CONTIG_MR_HANDLE == 0 &&
-		     UVERBS_ATTR_ALLOC_CONTIG_MR_RESP_ALIGNMENT == 11,
-	     "12 attribute ids, 0..11");
-	t_ok(IB_UVERBS_ALLOC_CONTIG_MR_NODE_STRICT == 1, "NODE_STRICT is bit 0");
+	/* Outside the upstream sequence, at the top of the core key space. */
+	t_ok(UVERBS_OBJECT_CONTIG_BUF == 19 &&
+		     (int)UVERBS_OBJECT_CONTIG_BUF > (int)UVERBS_OBJECT_ASYNC_EVENT,
+	     "CONTIG_BUF is object 19, above every upstream object (%d)",
+	     UVERBS_OBJECT_ASYNC_EVENT);
+	t_ok(UVERBS_METHOD_CONTIG_BUF_ALLOC == 0 &&
+		     UVERBS_METHOD_CONTIG_BUF_FREE == 1,
+	     "methods ALLOC 0, FREE 1");
+	t_ok(UVERBS_ATTR_ALLOC_CONTIG_BUF_HANDLE == 0 &&
+		     UVERBS_ATTR_ALLOC_CONTIG_BUF_LENGTH == 1 &&
+		     UVERBS_ATTR_ALLOC_CONTIG_BUF_NUMA_NODE == 2 &&
+		     UVERBS_ATTR_ALLOC_CONTIG_BUF_FLAGS == 3 &&
+		     UVERBS_ATTR_ALLOC_CONTIG_BUF_RESP_FD == 4 &&
+		     UVERBS_ATTR_ALLOC_CONTIG_BUF_RESP_LENGTH == 5 &&
+		     UVERBS_ATTR_ALLOC_CONTIG_BUF_RESP_ALIGNMENT == 6 &&
+		     UVERBS_ATTR_ALLOC_CONTIG_BUF_RESP_NUMA_NODE == 7,
+	     "ALLOC attribute ids 0..7 in the contract's order");
+	t_ok(UVERBS_ATTR_FREE_CONTIG_BUF_HANDLE == 0, "FREE handle is id 0");
+	t_ok(IB_UVERBS_CONTIG_BUF_NODE_STRICT == 1, "NODE_STRICT is bit 0");
+}
+
+/* The attributes every ALLOC carries after the optional inputs. */
+static void check_outputs(const struct cmr_ioctl_cmd *cmd, unsigned int p,
+			  const struct cmr_buf_alloc_out *out)
+{
+	check_attr(cmd, p++, UVERBS_ATTR_ALLOC_CONTIG_BUF_RESP_FD, 4,
+		   (uintptr_t)&out->fd, "RESP_FD (s32) -> out.fd");
+	check_attr(cmd, p++, UVERBS_ATTR_ALLOC_CONTIG_BUF_RESP_LENGTH, 8,
+		   (uintptr_t)&out->length, "RESP_LENGTH (u64) -> out.length");
+	check_attr(cmd, p++, UVERBS_ATTR_ALLOC_CONTIG_BUF_RESP_ALIGNMENT, 8,
+		   (uintptr_t)&out->alignment,
+		   "RESP_ALIGNMENT (u64) -> out.alignment");
+	check_attr(cmd, p++, UVERBS_ATTR_ALLOC_CONTIG_BUF_RESP_NUMA_NODE, 4,
+		   (uintptr_t)&out->numa_node,
+		   "RESP_NUMA_NODE (u32) -> out.numa_node");
+	t_ok(p == cmd->hdr.num_attrs, "nothing after RESP_NUMA_NODE");
 }
 
 static void test_alloc_full(void)
 {
-	struct cmr_alloc_in in = {
-		.pd_handle = 7,
+	struct cmr_buf_alloc_in in = {
 		.length = 0x123456789ull,
-		.access = IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_READ,
 		.numa_node = 1,
-		.flags = IB_UVERBS_ALLOC_CONTIG_MR_NODE_STRICT,
+		.flags = IB_UVERBS_CONTIG_BUF_NODE_STRICT,
 	};
-	struct cmr_alloc_out out;
+	struct cmr_buf_alloc_out out;
 	struct cmr_ioctl_cmd cmd;
 	unsigned int p = 0;
 
 	memset(&cmd, 0xa5, sizeof(cmd));
 	memset(&out, 0xa5, sizeof(out));
-	cmr_encode_alloc_contig_mr(&cmd, RDMA_DRIVER_RXE, &in, &out);
+	cmr_encode_buf_alloc(&cmd, RDMA_DRIVER_RXE, &in, &out);
 
-	t_ok(cmd.hdr.object_id == UVERBS_OBJECT_MR &&
-		     cmd.hdr.method_id == UVERBS_METHOD_ALLOC_CONTIG_MR,
-	     "header: object MR, method ALLOC_CONTIG_MR");
-	t_ok(cmd.hdr.num_attrs == 12, "header: 12 attributes (got %u)",
+	t_ok(cmd.hdr.object_id == UVERBS_OBJECT_CONTIG_BUF &&
+		     cmd.hdr.method_id == UVERBS_METHOD_CONTIG_BUF_ALLOC,
+	     "header: object CONTIG_BUF, method ALLOC");
+	t_ok(cmd.hdr.num_attrs == 8, "header: 8 attributes (got %u)",
 	     cmd.hdr.num_attrs);
-	t_ok(cmd.hdr.length == HDR_LEN + 12 * ATTR_LEN,
+	t_ok(cmd.hdr.length == HDR_LEN + 8 * ATTR_LEN,
 	     "header: length %u covers header and attributes", cmd.hdr.length);
 	t_ok(cmd.hdr.driver_id == RDMA_DRIVER_RXE, "header: driver id");
 	t_ok(cmd.hdr.reserved1 == 0 && cmd.hdr.reserved2 == 0,
 	     "header: reserved fields zero");
-	t_ok(out.handle == 0 && out.lkey == 0 && out.addr == 0 &&
-		     out.alignment == 0,
+	t_ok(out.handle == 0 && out.length == 0 && out.alignment == 0,
 	     "outputs cleared before the call");
+	t_ok(out.fd == -1 && out.numa_node == CMR_RESP_NODE_NONE,
+	     "fd -1 and numa_node NONE until the kernel writes them");
 
-	check_attr(&cmd, p++, UVERBS_ATTR_ALLOC_CONTIG_MR_HANDLE, 0, 0,
-		   "HANDLE");
-	check_attr(&cmd, p++, UVERBS_ATTR_ALLOC_CONTIG_MR_PD_HANDLE, 0, 7,
-		   "PD_HANDLE");
-	check_attr(&cmd, p++, UVERBS_ATTR_ALLOC_CONTIG_MR_LENGTH, 8,
+	check_attr(&cmd, p++, UVERBS_ATTR_ALLOC_CONTIG_BUF_HANDLE, 0, 0,
+		   "HANDLE (IDR NEW)");
+	check_attr(&cmd, p++, UVERBS_ATTR_ALLOC_CONTIG_BUF_LENGTH, 8,
 		   0x123456789ull, "LENGTH (inline u64)");
-	check_attr(&cmd, p++, UVERBS_ATTR_ALLOC_CONTIG_MR_ACCESS_FLAGS, 4,
-		   in.access, "ACCESS_FLAGS (inline u32)");
-	check_attr(&cmd, p++, UVERBS_ATTR_ALLOC_CONTIG_MR_NUMA_NODE, 4, 1,
+	check_attr(&cmd, p++, UVERBS_ATTR_ALLOC_CONTIG_BUF_NUMA_NODE, 4, 1,
 		   "NUMA_NODE (inline u32)");
-	check_attr(&cmd, p++, UVERBS_ATTR_ALLOC_CONTIG_MR_FLAGS, 4,
-		   IB_UVERBS_ALLOC_CONTIG_MR_NODE_STRICT, "FLAGS (inline u32)");
-	check_attr(&cmd, p++, UVERBS_ATTR_ALLOC_CONTIG_MR_RESP_LKEY, 4,
-		   (uintptr_t)&out.lkey, "RESP_LKEY -> out.lkey");
-	check_attr(&cmd, p++, UVERBS_ATTR_ALLOC_CONTIG_MR_RESP_RKEY, 4,
-		   (uintptr_t)&out.rkey, "RESP_RKEY -> out.rkey");
-	check_attr(&cmd, p++, UVERBS_ATTR_ALLOC_CONTIG_MR_RESP_ADDR, 8,
-		   (uintptr_t)&out.addr, "RESP_ADDR -> out.addr");
-	check_attr(&cmd, p++, UVERBS_ATTR_ALLOC_CONTIG_MR_RESP_LENGTH, 8,
-		   (uintptr_t)&out.length, "RESP_LENGTH -> out.length");
-	check_attr(&cmd, p++, UVERBS_ATTR_ALLOC_CONTIG_MR_RESP_CONTIG_LENGTH, 8,
-		   (uintptr_t)&out.contig_length,
-		   "RESP_CONTIG_LENGTH -> out.contig_length");
-	check_attr(&cmd, p++, UVERBS_ATTR_ALLOC_CONTIG_MR_RESP_ALIGNMENT, 8,
-		   (uintptr_t)&out.alignment,
-		   "RESP_ALIGNMENT -> out.alignment");
+	check_attr(&cmd, p++, UVERBS_ATTR_ALLOC_CONTIG_BUF_FLAGS, 4,
+		   IB_UVERBS_CONTIG_BUF_NODE_STRICT, "FLAGS (inline u32)");
+	check_outputs(&cmd, p, &out);
 
 	/* What the kernel does on success: the new handle into data. */
 	cmd.attrs[0].data = 42;
-	cmr_decode_alloc_contig_mr(&cmd, &out);
+	cmr_decode_buf_alloc(&cmd, &out);
 	t_ok(out.handle == 42, "decode: handle read back from HANDLE's data");
 }
 
 static void test_alloc_optional(void)
 {
-	struct cmr_alloc_in in = {
-		.pd_handle = 3, .length = 4096, .access = 0,
-		.numa_node = -1, .flags = 0,
+	struct cmr_buf_alloc_in in = {
+		.length = 4096, .numa_node = -1, .flags = 0,
 	};
-	struct cmr_alloc_out out;
+	struct cmr_buf_alloc_out out;
 	struct cmr_ioctl_cmd cmd;
 
-	cmr_encode_alloc_contig_mr(&cmd, 5, &in, &out);
-	t_ok(cmd.hdr.num_attrs == 10 &&
-		     cmd.hdr.length == HDR_LEN + 10 * ATTR_LEN,
-	     "no node, no flags: 10 attributes");
-	t_ok(!find(&cmd, UVERBS_ATTR_ALLOC_CONTIG_MR_NUMA_NODE),
+	cmr_encode_buf_alloc(&cmd, 5, &in, &out);
+	t_ok(cmd.hdr.num_attrs == 6 &&
+		     cmd.hdr.length == HDR_LEN + 6 * ATTR_LEN,
+	     "no node, no flags: 6 attributes");
+	t_ok(!find(&cmd, UVERBS_ATTR_ALLOC_CONTIG_BUF_NUMA_NODE),
 	     "numa_node -1: NUMA_NODE left out (kernel picks)");
-	t_ok(!find(&cmd, UVERBS_ATTR_ALLOC_CONTIG_MR_FLAGS),
+	t_ok(!find(&cmd, UVERBS_ATTR_ALLOC_CONTIG_BUF_FLAGS),
 	     "flags 0: FLAGS left out");
-	t_ok(find(&cmd, UVERBS_ATTR_ALLOC_CONTIG_MR_ACCESS_FLAGS) &&
-		     find(&cmd, UVERBS_ATTR_ALLOC_CONTIG_MR_ACCESS_FLAGS)->data == 0,
-	     "access 0 is still sent");
+	check_attr(&cmd, 0, UVERBS_ATTR_ALLOC_CONTIG_BUF_HANDLE, 0, 0,
+		   "HANDLE first");
+	check_attr(&cmd, 1, UVERBS_ATTR_ALLOC_CONTIG_BUF_LENGTH, 8, 4096,
+		   "LENGTH second");
+	check_outputs(&cmd, 2, &out);
 
+	in.numa_node = -2;
+	cmr_encode_buf_alloc(&cmd, 5, &in, &out);
+	t_ok(!find(&cmd, UVERBS_ATTR_ALLOC_CONTIG_BUF_NUMA_NODE),
+	     "any negative numa_node is left out");
 	in.numa_node = 0;
-	cmr_encode_alloc_contig_mr(&cmd, 5, &in, &out);
-	t_ok(find(&cmd, UVERBS_ATTR_ALLOC_CONTIG_MR_NUMA_NODE) &&
-		     find(&cmd, UVERBS_ATTR_ALLOC_CONTIG_MR_NUMA_NODE)->data == 0,
+	in.flags = IB_UVERBS_CONTIG_BUF_NODE_STRICT;
+	cmr_encode_buf_alloc(&cmd, 5, &in, &out);
+	t_ok(find(&cmd, UVERBS_ATTR_ALLOC_CONTIG_BUF_NUMA_NODE) &&
+		     find(&cmd, UVERBS_ATTR_ALLOC_CONTIG_BUF_NUMA_NODE)->data == 0,
 	     "numa_node 0 is sent as 0");
+	in.numa_node = -1;
+	cmr_encode_buf_alloc(&cmd, 5, &in, &out);
+	t_ok(cmd.hdr.num_attrs == 7 &&
+		     !find(&cmd, UVERBS_ATTR_ALLOC_CONTIG_BUF_NUMA_NODE) &&
+		     find(&cmd, UVERBS_ATTR_ALLOC_CONTIG_BUF_FLAGS),
+	     "NODE_STRICT without a node: FLAGS only (the kernel's node)");
 }
 
-static void test_destroy_probe(void)
+static void test_free_probe(void)
 {
 	struct cmr_ioctl_cmd cmd;
 
 	memset(&cmd, 0xa5, sizeof(cmd));
-	cmr_encode_destroy_mr(&cmd, RDMA_DRIVER_RXE, 99);
-	t_ok(cmd.hdr.object_id == UVERBS_OBJECT_MR &&
-		     cmd.hdr.method_id == UVERBS_METHOD_MR_DESTROY &&
+	cmr_encode_buf_free(&cmd, RDMA_DRIVER_RXE, 99);
+	t_ok(cmd.hdr.object_id == UVERBS_OBJECT_CONTIG_BUF &&
+		     cmd.hdr.method_id == UVERBS_METHOD_CONTIG_BUF_FREE &&
 		     cmd.hdr.num_attrs == 1 &&
 		     cmd.hdr.length == HDR_LEN + ATTR_LEN &&
 		     cmd.hdr.driver_id == RDMA_DRIVER_RXE &&
 		     !cmd.hdr.reserved1 && !cmd.hdr.reserved2,
-	     "destroy: header");
-	check_attr(&cmd, 0, UVERBS_ATTR_DESTROY_MR_HANDLE, 0, 99,
-		   "DESTROY_MR_HANDLE");
+	     "free: header (object CONTIG_BUF, method FREE, one attribute)");
+	check_attr(&cmd, 0, UVERBS_ATTR_FREE_CONTIG_BUF_HANDLE, 0, 99,
+		   "FREE_CONTIG_BUF_HANDLE (IDR DESTROY)");
 
 	cmr_encode_probe(&cmd, 11);
 	t_ok(cmd.hdr.object_id == 0xffff && cmd.hdr.method_id == 0xffff &&
@@ -176,6 +198,7 @@ static void test_errno_map(void)
 	     "EPROTONOSUPPORT (no such method) -> EOPNOTSUPP");
 	t_ok(cmr_alloc_errno(ENOTTY) == EOPNOTSUPP,
 	     "ENOTTY (no ioctl interface) -> EOPNOTSUPP");
+	t_ok(cmr_alloc_errno(ENOSYS) == EOPNOTSUPP, "ENOSYS -> EOPNOTSUPP");
 	t_ok(cmr_alloc_errno(EOPNOTSUPP) == EOPNOTSUPP, "EOPNOTSUPP kept");
 	t_ok(cmr_alloc_errno(ENOMEM) == ENOMEM && cmr_alloc_errno(EINVAL) ==
 							   EINVAL &&
@@ -188,7 +211,7 @@ int main(void)
 	test_layout();
 	test_alloc_full();
 	test_alloc_optional();
-	test_destroy_probe();
+	test_free_probe();
 	test_errno_map();
 	return t_done();
 }
