@@ -3,6 +3,7 @@
  * kt: helpers of the kernel tests. See kt.h.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -79,7 +80,7 @@ uint64_t kt_lowbit(uint64_t v)
 	return v & (~v + 1);
 }
 
-/* ---- raw commands ------------------------------------------------------- */
+/* ---- raw CONTIG_BUF commands ------------------------------------------- */
 
 static uint32_t kt_driver_id;
 
@@ -88,60 +89,193 @@ int kt_raw_init(struct ibv_context *ctx)
 	return cmr_driver_id(ctx, &kt_driver_id);
 }
 
-int kt_raw_alloc(struct ibv_context *ctx, uint32_t pd_handle, uint64_t length,
-		 uint32_t access, int32_t numa_node, uint32_t flags,
-		 struct kt_raw_mr *mr)
+uint32_t kt_raw_driver_id(void)
 {
-	struct cmr_alloc_in in = {
-		.pd_handle = pd_handle,
+	return kt_driver_id;
+}
+
+int kt_raw_alloc(struct ibv_context *ctx, uint64_t length, int32_t numa_node,
+		 uint32_t flags, struct kt_buf *b)
+{
+	struct cmr_buf_alloc_in in = {
 		.length = length,
-		.access = access,
 		.numa_node = numa_node,
 		.flags = flags,
 	};
-	struct cmr_alloc_out out;
+	struct cmr_buf_alloc_out out;
 	struct cmr_ioctl_cmd cmd;
 	int ret;
 
-	memset(mr, 0, sizeof(*mr));
-	cmr_encode_alloc_contig_mr(&cmd, kt_driver_id, &in, &out);
+	memset(b, 0, sizeof(*b));
+	b->fd = -1;
+	cmr_encode_buf_alloc(&cmd, kt_driver_id, &in, &out);
 	ret = cmr_ioctl(ctx->cmd_fd, &cmd);
 	if (ret)
 		return ret;
-	cmr_decode_alloc_contig_mr(&cmd, &out);
-	mr->handle = out.handle;
-	mr->lkey = out.lkey;
-	mr->rkey = out.rkey;
-	mr->addr = out.addr;
-	mr->length = out.length;
-	mr->contig_length = out.contig_length;
-	mr->alignment = out.alignment;
+	cmr_decode_buf_alloc(&cmd, &out);
+	b->ctx = ctx;
+	b->handle = out.handle;
+	b->object = true;
+	b->fd = out.fd;
+	b->length = out.length;
+	b->alignment = out.alignment;
+	b->numa_node = out.numa_node;
 	return 0;
 }
 
-int kt_raw_destroy(struct ibv_context *ctx, uint32_t handle)
+int kt_raw_free(struct ibv_context *ctx, uint32_t handle)
 {
 	struct cmr_ioctl_cmd cmd;
 
-	cmr_encode_destroy_mr(&cmd, kt_driver_id, handle);
+	cmr_encode_buf_free(&cmd, kt_driver_id, handle);
 	return cmr_ioctl(ctx->cmd_fd, &cmd);
 }
 
-int kt_raw_free(struct ibv_context *ctx, struct kt_raw_mr *mr)
+struct ib_uverbs_attr *kt_cmd_attr(struct cmr_ioctl_cmd *cmd, uint16_t attr_id)
 {
-	int ret = kt_raw_destroy(ctx, mr->handle), bad = 0;
+	unsigned int i;
 
+	for (i = 0; i < cmd->hdr.num_attrs; i++)
+		if (cmd->attrs[i].attr_id == attr_id)
+			return &cmd->attrs[i];
+	return NULL;
+}
+
+void *kt_buf_mmap(const struct kt_buf *b, uint64_t off, uint64_t len,
+		  int flags)
+{
+	return mmap(NULL, len, PROT_READ | PROT_WRITE, flags, b->fd,
+		    (off_t)off);
+}
+
+int kt_populate(void *addr, uint64_t len)
+{
+	volatile uint8_t *p = addr;
+	uint64_t off;
+
+	/* One call where the kernel has it (5.14); else touch each page. */
+	if (!madvise(addr, len, MADV_POPULATE_WRITE))
+		return 0;
+	if (errno != EINVAL)
+		return errno;
+	for (off = 0; off < len; off += 4096)
+		p[off] = p[off];
+	return 0;
+}
+
+int kt_buf_new(struct ibv_context *ctx, uint64_t length, struct kt_buf *b)
+{
+	void *p;
+	int ret;
+
+	ret = kt_raw_alloc(ctx, length, -1, 0, b);
 	if (ret) {
-		t_diag("MR_DESTROY of handle %u: %s", mr->handle,
+		t_diag("CONTIG_BUF_ALLOC of %" PRIu64 " bytes: %s", length,
 		       strerrorname_np(ret));
-		bad = -1;
+		return ret;
 	}
-	if (munmap((void *)(uintptr_t)mr->addr, mr->length)) {
-		t_diag("munmap: %s", strerrorname_np(errno));
-		bad = -1;
+	p = kt_buf_mmap(b, 0, b->length, MAP_SHARED);
+	if (p == MAP_FAILED) {
+		ret = errno;
+		t_diag("mmap of the contig_buf fd (%" PRIu64 " bytes): %s",
+		       b->length, strerrorname_np(ret));
+		kt_buf_release(b);
+		return ret;
 	}
-	memset(mr, 0, sizeof(*mr));
+	b->addr = p;
+	ret = kt_populate(p, b->length);
+	if (ret) {
+		t_diag("populating the mapping: %s", strerrorname_np(ret));
+		kt_buf_release(b);
+		return ret;
+	}
+	return 0;
+}
+
+int kt_buf_drop_object(struct kt_buf *b)
+{
+	int ret;
+
+	if (!b->object)
+		return 0;
+	ret = kt_raw_free(b->ctx, b->handle);
+	if (ret)
+		t_diag("CONTIG_BUF_FREE of handle %u: %s", b->handle,
+		       strerrorname_np(ret));
+	b->object = false;
+	return ret;
+}
+
+int kt_buf_drop_fd(struct kt_buf *b)
+{
+	int ret = 0;
+
+	if (b->fd < 0)
+		return 0;
+	if (close(b->fd)) {
+		ret = errno;
+		t_diag("close of the contig_buf fd %d: %s", b->fd,
+		       strerrorname_np(ret));
+	}
+	b->fd = -1;
+	return ret;
+}
+
+int kt_buf_drop_map(struct kt_buf *b)
+{
+	int ret = 0;
+
+	if (!b->addr)
+		return 0;
+	if (munmap(b->addr, b->length)) {
+		ret = errno;
+		t_diag("munmap of the contig_buf mapping: %s",
+		       strerrorname_np(ret));
+	}
+	b->addr = NULL;
+	return ret;
+}
+
+int kt_buf_release(struct kt_buf *b)
+{
+	int bad = 0;
+
+	if (kt_buf_drop_object(b))
+		bad = -1;
+	if (kt_buf_drop_fd(b))
+		bad = -1;
+	if (kt_buf_drop_map(b))
+		bad = -1;
 	return bad;
+}
+
+int kt_fd_count(int *contig)
+{
+	char path[300], target[256];
+	struct dirent *d;
+	int n = 0, c = 0;
+	ssize_t len;
+	DIR *dir;
+
+	dir = opendir("/proc/self/fd");
+	if (!dir)
+		return -1;
+	while ((d = readdir(dir))) {
+		if (d->d_name[0] == '.' || atoi(d->d_name) == dirfd(dir))
+			continue;
+		n++;
+		snprintf(path, sizeof(path), "/proc/self/fd/%s", d->d_name);
+		len = readlink(path, target, sizeof(target) - 1);
+		if (len <= 0)
+			continue;
+		target[len] = '\0';
+		if (strstr(target, "contig_buf"))
+			c++;
+	}
+	closedir(dir);
+	if (contig)
+		*contig = c;
+	return n;
 }
 
 /* ---- rdma tool ---------------------------------------------------------- */

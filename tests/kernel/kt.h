@@ -2,12 +2,12 @@
 /*
  * kt: helpers of the kernel tests (tests/kernel), on top of cmr_test.
  *
- *  - raw UVERBS_METHOD_ALLOC_CONTIG_MR and MR_DESTROY through the library's
- *    own ioctl encoder (libibverbs-ext-internal), for what the public API
- *    refuses before the kernel sees it and for tests that must control
- *    the mapping themselves (munmap before destroy);
+ *  - raw UVERBS_METHOD_CONTIG_BUF_ALLOC and CONTIG_BUF_FREE through the
+ *    library's own ioctl encoder (libibverbs-ext-internal), for what the
+ *    public API refuses before the kernel sees it and for tests that must
+ *    control the object, its fd and its mapping one by one;
  *  - what `rdma resource show mr -dd` says about an MR (rxe's driver
- *    attributes drv_page_size and drv_map_entries, patch 0005);
+ *    attributes drv_page_size and drv_map_entries, patch 0006);
  *  - the device page size the series must choose for a region, computed
  *    independently of the kernel;
  *  - whether the frames of a released region are really free
@@ -23,6 +23,7 @@
 #include <infiniband/verbs.h>
 
 #include "cmr_test.h"
+#include "uverbs_cmd.h"
 
 #define KT_KIB (UINT64_C(1) << 10)
 #define KT_MIB (UINT64_C(1) << 20)
@@ -41,35 +42,80 @@ uint64_t kt_pow2_ceil(uint64_t v);
 /* Largest power of two dividing v (v != 0). */
 uint64_t kt_lowbit(uint64_t v);
 
-/* ---- raw commands ------------------------------------------------------- */
+/* ---- raw CONTIG_BUF commands ------------------------------------------- */
 
-struct kt_raw_mr {
+/*
+ * A CONTIG_BUF object as UVERBS_METHOD_CONTIG_BUF_ALLOC returned it, and
+ * the three things that hold its memory from user space: the object
+ * itself (until CONTIG_BUF_FREE), its fd, and the test's mapping of all of
+ * it. MRs over the mapping are registered with ibv_reg_mr() like any
+ * others.
+ */
+struct kt_buf {
+	struct ibv_context *ctx;	/* whose uverbs file holds the object */
 	uint32_t handle;
-	uint32_t lkey;
-	uint32_t rkey;
-	uint64_t addr;
-	uint64_t length;
-	uint64_t contig_length;
-	uint64_t alignment;
+	bool object;		/* not freed yet */
+	int fd;			/* -1: closed */
+	uint64_t length;	/* RESP_LENGTH */
+	uint64_t alignment;	/* RESP_ALIGNMENT */
+	uint32_t numa_node;	/* RESP_NUMA_NODE */
+	uint8_t *addr;		/* mapping of [0, length), NULL: none */
 };
 
 /* The device's uverbs driver id (needed in every ioctl header). 0/errno. */
 int kt_raw_init(struct ibv_context *ctx);
+uint32_t kt_raw_driver_id(void);
 
 /*
- * UVERBS_METHOD_ALLOC_CONTIG_MR with every input given raw: numa_node < 0
- * leaves the attribute out, flags 0 leaves it out. Returns 0 or the ioctl's
- * positive errno (not translated).
+ * UVERBS_METHOD_CONTIG_BUF_ALLOC through the library's encoder with every
+ * input given raw: numa_node < 0 leaves the attribute out, flags 0 leaves
+ * it out. Returns 0 or the ioctl's positive errno (not translated). Maps
+ * nothing: b->addr is NULL, b->fd the new fd.
  */
-int kt_raw_alloc(struct ibv_context *ctx, uint32_t pd_handle, uint64_t length,
-		 uint32_t access, int32_t numa_node, uint32_t flags,
-		 struct kt_raw_mr *mr);
+int kt_raw_alloc(struct ibv_context *ctx, uint64_t length, int32_t numa_node,
+		 uint32_t flags, struct kt_buf *b);
 
-/* UVERBS_METHOD_MR_DESTROY. 0 or errno. Does not unmap. */
-int kt_raw_destroy(struct ibv_context *ctx, uint32_t handle);
+/* UVERBS_METHOD_CONTIG_BUF_FREE of handle. 0 or errno. */
+int kt_raw_free(struct ibv_context *ctx, uint32_t handle);
 
-/* Destroy and unmap; diagnostics on failure. 0 or -1. */
-int kt_raw_free(struct ibv_context *ctx, struct kt_raw_mr *mr);
+/* The attribute attr_id of cmd, or NULL. */
+struct ib_uverbs_attr *kt_cmd_attr(struct cmr_ioctl_cmd *cmd, uint16_t attr_id);
+
+/*
+ * mmap(NULL, len, PROT_READ | PROT_WRITE, flags, b->fd, off): the address,
+ * or MAP_FAILED with errno set.
+ */
+void *kt_buf_mmap(const struct kt_buf *b, uint64_t off, uint64_t len,
+		  int flags);
+
+/*
+ * kt_raw_alloc() (no node, no flags) and a MAP_SHARED mapping of all of it
+ * at b->addr, populated (every page present, so that pagemap shows it);
+ * the fd stays open. 0, or errno after t_diag() with nothing left behind.
+ */
+int kt_buf_new(struct ibv_context *ctx, uint64_t length, struct kt_buf *b);
+
+/*
+ * Let go of one holder: CONTIG_BUF_FREE of the object, close() of the fd,
+ * munmap() of the mapping. 0 or errno (t_diag() names it); one that is
+ * already gone is 0.
+ */
+int kt_buf_drop_object(struct kt_buf *b);
+int kt_buf_drop_fd(struct kt_buf *b);
+int kt_buf_drop_map(struct kt_buf *b);
+
+/* All three that are left. 0 or -1 (diagnostics). A zeroed b is fine. */
+int kt_buf_release(struct kt_buf *b);
+
+/* Fault every page of [addr, addr + len) in (page aligned). 0 or errno. */
+int kt_populate(void *addr, uint64_t len);
+
+/*
+ * Open fds of this process (/proc/self/fd, without the one reading it),
+ * and in *contig (may be NULL) those that are a contig_buf file. -1 when
+ * /proc cannot be read.
+ */
+int kt_fd_count(int *contig);
 
 /* ---- rdma tool ---------------------------------------------------------- */
 

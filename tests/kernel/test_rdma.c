@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0 OR Linux-OpenIB
 /*
- * kernel_rdma: data integrity of RDMA READ and RDMA WRITE through
- * contiguous MRs on rxe, in every role a region can play:
+ * kernel_rdma: data integrity of RDMA READ and RDMA WRITE through MRs
+ * over contiguous buffers (raw CONTIG_BUF_ALLOC, mmap() of its fd,
+ * ibv_reg_mr() over all of it) on rxe, in every role a region can play:
  *
  *   remote source  the peer READs from the contiguous MR
  *   remote target  the peer WRITEs into it
@@ -18,10 +19,10 @@
  * the window in the target must be unchanged (nothing written outside).
  *
  *   kernel_rdma SIZE...          SETUP loop: one rxe device, a QP pair on
- *                                it; one contiguous MR plays all roles
+ *                                it; one buffer's MR plays all roles
  *   kernel_rdma --pair SIZE...   SETUP pair: two rxe devices over a veth;
- *                                side 0 issues the requests, a contiguous
- *                                MR on side 1 is remote, one on side 0 is
+ *                                side 0 issues the requests, a buffer's MR
+ *                                on side 1 is remote, one on side 0 is
  *                                local
  */
 #define _GNU_SOURCE
@@ -30,8 +31,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <infiniband/verbs_contig.h>
 
 #include "cmr_pair.h"
 #include "kt.h"
@@ -234,38 +233,56 @@ static int run_roles(struct ibv_mr *remote_mr, struct ibv_mr *local_mr,
 	return fails ? -1 : 0;
 }
 
-static struct ibv_mr *alloc(int side, uint64_t L, const char *name)
-{
+/* A contiguous buffer on a side, mapped, with an MR over all of it. */
+struct side_buf {
+	struct kt_buf b;
 	struct ibv_mr *mr;
+};
+
+static int alloc(int side, uint64_t L, const char *name, struct side_buf *s)
+{
+	struct ibv_pd *p = side_pd(side);
 	double t0 = t_now();
 
-	mr = ibv_alloc_contig_mr(side_pd(side), L, KT_ACCESS_ALL);
-	if (!t_ok(mr != NULL, "%s: contiguous MR on %s (%.2f s)", name,
-		  ibv_get_device_name(side_pd(side)->context->device),
-		  t_now() - t0))
-		t_diag("ibv_alloc_contig_mr: %s", strerrorname_np(errno));
-	return mr;
+	memset(s, 0, sizeof(*s));
+	if (kt_buf_new(p->context, L, &s->b)) {
+		t_ok(false, "%s: contiguous buffer on %s", name,
+		     ibv_get_device_name(p->context->device));
+		return -1;
+	}
+	s->mr = ibv_reg_mr(p, s->b.addr, L, KT_ACCESS_ALL);
+	if (!t_ok(s->mr != NULL, "%s: contiguous buffer and ibv_reg_mr over "
+		  "it on %s (%.2f s)", name,
+		  ibv_get_device_name(p->context->device), t_now() - t0)) {
+		t_diag("ibv_reg_mr: %s", strerrorname_np(errno));
+		kt_buf_release(&s->b);
+		return -1;
+	}
+	return 0;
+}
+
+static void release(struct side_buf *s, const char *name, const char *what)
+{
+	t_ok(!ibv_dereg_mr(s->mr) && !kt_buf_release(&s->b),
+	     "%s: ibv_dereg_mr and FREE, close, munmap%s", name, what);
 }
 
 static void test_size(uint64_t L, uint64_t salt)
 {
-	struct ibv_mr *remote_mr, *local_mr;
+	struct side_buf remote, local;
 	char name[64];
 
 	kt_size_str(L, name, sizeof(name));
 	t_diag("---- %s ----", name);
-	remote_mr = alloc(1, L, name);
-	if (!remote_mr)
+	if (alloc(1, L, name, &remote))
 		return;
-	local_mr = use_pair ? alloc(0, L, name) : remote_mr;
-	if (local_mr) {
-		run_roles(remote_mr, local_mr, L, name, salt);
-		if (local_mr != remote_mr)
-			t_errno_is(ibv_free_contig_mr(local_mr), 0,
-				   "%s: free the local MR", name);
+	if (!use_pair) {
+		run_roles(remote.mr, remote.mr, L, name, salt);
+	} else if (!alloc(0, L, name, &local)) {
+		run_roles(remote.mr, local.mr, L, name, salt);
+		release(&local, name, " of the local buffer");
 	}
-	t_errno_is(ibv_free_contig_mr(remote_mr), 0, "%s: free%s", name,
-		   use_pair ? " the remote MR" : "");
+	release(&remote, name, use_pair ? " of the remote buffer" : "");
 }
 
 int main(int argc, char **argv)
@@ -296,6 +313,8 @@ int main(int argc, char **argv)
 		if (!loop_pd || t_loop_create(&loop, loop_pd))
 			t_bail("loopback QP pair");
 	}
+	if (kt_raw_init(side_pd(0)->context))
+		t_bail("uverbs driver id");
 
 	for (; i < argc; i++) {
 		if (kt_parse_size(argv[i], &L))

@@ -1,32 +1,37 @@
 // SPDX-License-Identifier: GPL-2.0 OR Linux-OpenIB
 /*
- * kernel_sizes: contiguous MRs of the sizes given on the command line,
- * through ibv_alloc_contig_mr() and the series' kernel (SETUP loop: rxe).
- * For each size it asserts:
+ * kernel_sizes: contiguous buffers of the sizes given on the command line,
+ * allocated with the raw UVERBS_METHOD_CONTIG_BUF_ALLOC of the series'
+ * kernel, mapped from their fd, and registered with the standard
+ * ibv_reg_mr() (SETUP loop: rxe). For each size it asserts:
  *
- *  - the allocation succeeds; the mapping is the length rounded up to
- *    pages and one physically contiguous range (the kernel's answer);
+ *  - the allocation succeeds; RESP_LENGTH is the length rounded up to
+ *    pages, and the mapping of all of it is one physically contiguous
+ *    range;
  *  - the memory is zeroed: every byte up to 64 MiB; above, the first and
  *    last 2 MiB completely and the first 4 KiB of every further MiB;
  *  - the CPU reads and writes it at both ends (first and last 4 KiB);
  *  - /proc/self/pagemap shows consecutive PFNs over the whole mapping,
- *    starting at an address aligned to the largest power of two that
- *    divides the page count (docs/uapi.md);
- *  - the user address agrees with the physical address modulo the
- *    alignment the kernel reports, which is the largest power of two they
- *    agree modulo (docs/uapi.md) and at least what it promised
- *    (min(roundup_pow_of_two(length), alignment of the physical start),
- *    exactly the length for a power of two), and the user address is
- *    aligned to min(roundup_pow_of_two(length), reported alignment,
- *    alignment of the physical start);
+ *    starting at a physical address aligned to the largest power of two
+ *    that divides the page count (alloc_contig_pages());
+ *  - RESP_ALIGNMENT is min(roundup_pow_of_two(length), alignment of the
+ *    physical start), and the user address agrees with the physical one
+ *    modulo it (so it is aligned to it); for a power of two, both are
+ *    aligned to the length;
+ *  - a mapping at an offset (the second half, at most 64 MiB of it) is
+ *    placed the same way: its address agrees with the physical address of
+ *    that offset modulo RESP_ALIGNMENT, and it shows the same pages and
+ *    data as the first mapping;
  *  - `rdma resource show mr -dd` shows rxe's drv_page_size and
- *    drv_map_entries as ib_umem_find_best_pgsz() must choose them for that
- *    physical layout (computed here from pagemap), which for a power of two
- *    is the length itself and one entry (4 KiB, 2 MiB, 64 MiB, 1 GiB,
- *    2 GiB); ibv_query_contig_mr() reports the same;
+ *    drv_map_entries for an MR over all of it (ibv_reg_mr(), IOVA = user
+ *    address) and for one over the offset mapping as
+ *    ib_umem_find_best_pgsz() must choose them for that physical layout
+ *    (computed here from pagemap), which for a power of two is the length
+ *    itself and one entry (4 KiB, 2 MiB, 64 MiB, 1 GiB, 2 GiB);
  *  - one RDMA READ and one RDMA WRITE of 4 KiB at each end go through;
- *  - free succeeds, and every frame of the region is free again
- *    (/proc/kpagecount), unless the kernel visibly reused it since.
+ *  - after ibv_dereg_mr(), FREE, close() and munmap() every frame of the
+ *    region is free again (/proc/kpagecount), unless the kernel visibly
+ *    reused it since.
  *
  *   kernel_sizes [--needs-mem SIZE] SIZE...   (SIZE like 4K, 3M+4K, 1G)
  *
@@ -43,8 +48,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <infiniband/verbs_contig.h>
+#include <sys/mman.h>
 
 #include "kt.h"
 
@@ -118,132 +122,169 @@ static void check_rdma_ends(struct ibv_mr *mr, uint64_t len, const char *name)
 	     " bytes through rxe, data checked", name, n);
 }
 
-static void test_size(uint64_t len)
+/*
+ * The MR's device pages, as rxe reports them, against what the layout of
+ * [addr, addr + len) allows. Returns the page size reported, 0 if none.
+ */
+static uint64_t check_mr_pages(struct ibv_mr *mr, const void *addr,
+			       uint64_t len, const char *name,
+			       const char *which)
 {
-	struct ibv_contig_mr_info info = {
-		.comp_mask = IBV_CONTIG_MR_INFO_DEVICE_PAGES,
-	};
-	uint64_t map_len = (len + 4095) & ~UINT64_C(4095);
-	uint64_t pfn = 0, pa, va, promised, want_ps, want_ent = 0, ps, ent;
-	char name[64], line[1024];
-	long long contig;
-	struct ibv_mr *mr;
-	double t0, t1;
+	uint64_t want_ps, want_ent = 0, ps = 0, ent = 0;
+	char line[1024];
 	int ret;
 
-	kt_size_str(len, name, sizeof(name));
-	t_diag("---- %s ----", name);
-	t0 = t_now();
-	mr = ibv_alloc_contig_mr(pd, len, KT_ACCESS_ALL);
-	t1 = t_now();
-	if (!t_ok(mr != NULL, "%s: ibv_alloc_contig_mr in %.2f s", name,
-		  t1 - t0)) {
-		t_diag("errno %s; free memory %lld kB", strerrorname_np(errno),
-		       t_free_mem_kb());
-		return;
-	}
-	va = (uintptr_t)mr->addr;
-
-	ret = ibv_query_contig_mr(mr, &info);
-	t_ok(!ret && info.backend == IBV_CONTIG_MR_BACKEND_KERNEL_CONTIG &&
-		     info.length == map_len && info.contig_extent == map_len,
-	     "%s: kernel back end, mapped %" PRIu64 " bytes, contiguous "
-	     "extent %" PRIu64, name, info.length, info.contig_extent);
-
-	check_zero(mr->addr, len, name);
-	check_cpu_ends(mr->addr, len, name);
-
-	t0 = t_now();
-	contig = t_phys_contig_bytes(mr->addr, map_len, &pfn);
-	t_ok(contig == (long long)map_len,
-	     "%s: pagemap: %lld of %" PRIu64 " bytes physically consecutive "
-	     "from PFN 0x%" PRIx64 " (%.2f s)", name, contig, map_len, pfn,
-	     t_now() - t0);
-	pa = pfn * 4096;
-
-	promised = kt_pow2_ceil(map_len);
-	if (pa && kt_lowbit(pa) < promised)
-		promised = kt_lowbit(pa);
-	t_diag("%s: va 0x%" PRIx64 " pa 0x%" PRIx64 " reported alignment "
-	       "0x%" PRIx64 " promised 0x%" PRIx64, name, va, pa,
-	       info.alignment, promised);
-	t_ok(info.alignment && !(info.alignment & (info.alignment - 1)) &&
-		     !((va - pa) & (info.alignment - 1)),
-	     "%s: user and physical address agree modulo the reported "
-	     "alignment", name);
-	t_ok(info.alignment >= promised,
-	     "%s: reported alignment >= min(roundup_pow_of_two(length), "
-	     "alignment of the physical start)", name);
-	{
-		/* docs/uapi.md: the largest such power of two, capped. */
-		uint64_t cap = kt_pow2_ceil(map_len);
-		uint64_t diff = (va ^ pa) & (cap - 1);
-		uint64_t shared = diff ? kt_lowbit(diff) : cap;
-		uint64_t npages = map_len / 4096;
-
-		t_ok(info.alignment == shared, "%s: reported alignment is the "
-		     "largest power of two (at most 0x%" PRIx64 ") that user "
-		     "and physical address agree modulo: 0x%" PRIx64, name, cap,
-		     shared);
-		t_ok(pa && !(pa % (kt_lowbit(npages) * 4096)),
-		     "%s: physical start aligned to the largest power of two "
-		     "dividing the page count (%" PRIu64 " pages)", name,
-		     kt_lowbit(npages));
-	}
-	if (!(map_len & (map_len - 1)))
-		t_ok(info.alignment == map_len && !(va & (map_len - 1)) &&
-			     !(pa & (map_len - 1)),
-		     "%s: power of two: user and physical address aligned to "
-		     "the length, reported alignment == length", name);
-	{
-		/*
-		 * The reported alignment is a congruence (user address ==
-		 * physical address modulo it); the user address itself is
-		 * aligned as far as the physical start is, too.
-		 */
-		uint64_t a = kt_pow2_ceil(map_len);
-
-		if (info.alignment < a)
-			a = info.alignment;
-		if (pa && kt_lowbit(pa) < a)
-			a = kt_lowbit(pa);
-		t_ok(a && !(va & (a - 1)), "%s: user address aligned to "
-		     "min(roundup_pow_of_two(length), reported alignment, "
-		     "alignment of the physical start) = 0x%" PRIx64, name, a);
-	}
-	if (map_len & (map_len - 1))
-		t_diag("%s: not a power of two: the physical start is aligned "
-		       "to 0x%" PRIx64 " only, which caps the device page "
-		       "size", name, pa ? kt_lowbit(pa) : 0);
-
-	want_ps = kt_umem_pgsz(mr->addr, map_len, va, page_size_cap,
+	want_ps = kt_umem_pgsz(addr, len, (uintptr_t)addr, page_size_cap,
 			       &want_ent);
 	ret = kt_rdma_mr_pages(ibv_get_device_name(ctx->device), mr->lkey, &ps,
 			       &ent, line, sizeof(line));
 	if (ret >= 0)
 		t_diag("rdma: %s", line);
 	t_ok(ret == 0 && ps == want_ps && ent == want_ent,
-	     "%s: rdma resource show mr -dd: drv_page_size %" PRIu64
+	     "%s: %s: rdma resource show mr -dd: drv_page_size %" PRIu64
 	     " drv_map_entries %" PRIu64 " (expected %" PRIu64 " and %" PRIu64
-	     " for this layout)", name, ret ? 0 : ps, ret ? 0 : ent, want_ps,
-	     want_ent);
-	if (!(map_len & (map_len - 1)) && map_len <= page_size_cap)
-		t_ok(ret == 0 && ps == map_len && ent == 1,
-		     "%s: power of two: one device page of the whole length",
-		     name);
-	t_ok((info.comp_mask & IBV_CONTIG_MR_INFO_DEVICE_PAGES) &&
-		     info.device_page_size == want_ps &&
-		     info.map_entries == want_ent,
-	     "%s: ibv_query_contig_mr: device_page_size %" PRIu64
-	     " map_entries %" PRIu64, name, info.device_page_size,
-	     info.map_entries);
+	     " for this layout)", name, which, ret ? 0 : ps, ret ? 0 : ent,
+	     want_ps, want_ent);
+	return ret ? 0 : ps;
+}
 
-	check_rdma_ends(mr, len, name);
+/*
+ * A second mapping of [off, off + n) of the buffer: placed so that its
+ * address agrees with the physical address of off modulo the alignment;
+ * the same pages and data as the first mapping; an MR over it gets the
+ * pages its layout allows.
+ */
+static void check_offset_map(struct kt_buf *b, uint64_t pa, const char *name)
+{
+	uint64_t off = (b->length / 2) & ~UINT64_C(4095);
+	uint64_t n = b->length - off, a = b->alignment, pfn = 0;
+	struct ibv_mr *mr;
+	uint8_t *p;
+
+	if (n > 64 * KT_MIB)
+		n = 64 * KT_MIB;
+	p = kt_buf_mmap(b, off, n, MAP_SHARED);
+	if (!t_ok(p != MAP_FAILED, "%s: mmap of [%" PRIu64 ", +%" PRIu64
+		  ") of the fd", name, off, n)) {
+		t_diag("%s", strerrorname_np(errno));
+		return;
+	}
+	t_fill(b->addr + off, 4096, 0x53, off);
+	if (t_pagemap_pfn(p, &pfn))
+		pfn = 0;
+	t_ok(t_check(p, 4096, 0x53, off) < 0 && pfn && pfn * 4096 == pa + off,
+	     "%s: offset mapping at %p shows the same page (PFN 0x%" PRIx64
+	     ") and data", name, (void *)p, pfn);
+	t_ok(a && !(((uintptr_t)p - (pa + off)) & (a - 1)),
+	     "%s: offset mapping: address == physical address of the offset "
+	     "modulo RESP_ALIGNMENT 0x%" PRIx64, name, a);
+	if (kt_populate(p, n)) {
+		t_skip("%s: populating the offset mapping failed", name);
+	} else {
+		mr = ibv_reg_mr(pd, p, n, KT_ACCESS_ALL);
+		if (t_ok(mr != NULL, "%s: ibv_reg_mr over the offset mapping",
+			 name)) {
+			check_mr_pages(mr, p, n, name, "offset MR");
+			ibv_dereg_mr(mr);
+		}
+	}
+	munmap(p, n);
+}
+
+static void test_size(uint64_t len)
+{
+	uint64_t map_len = (len + 4095) & ~UINT64_C(4095);
+	uint64_t pfn = 0, pa, va, want_align, ps;
+	struct ibv_mr *mr;
+	struct kt_buf b;
+	long long contig;
+	char name[64];
+	double t0, t1;
+	int ret;
+
+	kt_size_str(len, name, sizeof(name));
+	t_diag("---- %s ----", name);
+	t0 = t_now();
+	ret = kt_raw_alloc(ctx, len, -1, 0, &b);
+	t1 = t_now();
+	if (!t_errno_is(ret, 0, "%s: CONTIG_BUF_ALLOC in %.2f s", name,
+			t1 - t0)) {
+		t_diag("free memory %lld kB", t_free_mem_kb());
+		return;
+	}
+	t_ok(b.length == map_len, "%s: RESP_LENGTH %" PRIu64 " (rounded up "
+	     "to pages)", name, b.length);
+	b.addr = kt_buf_mmap(&b, 0, b.length, MAP_SHARED);
+	if (b.addr == MAP_FAILED) {
+		b.addr = NULL;
+		t_ok(false, "%s: mmap of the fd: %s", name,
+		     strerrorname_np(errno));
+		kt_buf_release(&b);
+		return;
+	}
+	t0 = t_now();
+	ret = kt_populate(b.addr, b.length);
+	t_diag("%s: mapped at %p, populated in %.2f s (%s)", name,
+	       (void *)b.addr, t_now() - t0, ret ? strerrorname_np(ret) : "ok");
+	va = (uintptr_t)b.addr;
+
+	check_zero(b.addr, len, name);
+	check_cpu_ends(b.addr, len, name);
 
 	t0 = t_now();
-	ret = ibv_free_contig_mr(mr);
-	t_errno_is(ret, 0, "%s: ibv_free_contig_mr (%.2f s)", name,
-		   t_now() - t0);
+	contig = t_phys_contig_bytes(b.addr, map_len, &pfn);
+	t_ok(contig == (long long)map_len,
+	     "%s: pagemap: %lld of %" PRIu64 " bytes physically consecutive "
+	     "from PFN 0x%" PRIx64 " (%.2f s)", name, contig, map_len, pfn,
+	     t_now() - t0);
+	pa = pfn * 4096;
+	t_ok(pa && !(pa % (kt_lowbit(map_len / 4096) * 4096)),
+	     "%s: physical start aligned to the largest power of two "
+	     "dividing the page count (%" PRIu64 " pages)", name,
+	     kt_lowbit(map_len / 4096));
+
+	want_align = kt_pow2_ceil(map_len);
+	if (pa && kt_lowbit(pa) < want_align)
+		want_align = kt_lowbit(pa);
+	t_diag("%s: va 0x%" PRIx64 " pa 0x%" PRIx64 " RESP_ALIGNMENT 0x%" PRIx64
+	       " expected 0x%" PRIx64, name, va, pa, b.alignment, want_align);
+	t_ok(pa && b.alignment == want_align,
+	     "%s: RESP_ALIGNMENT == min(roundup_pow_of_two(length), "
+	     "alignment of the physical start)", name);
+	t_ok(b.alignment && !(b.alignment & (b.alignment - 1)) &&
+		     !((va - pa) & (b.alignment - 1)) &&
+		     !(va & (b.alignment - 1)),
+	     "%s: user address == physical address modulo RESP_ALIGNMENT, "
+	     "so aligned to it", name);
+	if (!(map_len & (map_len - 1)))
+		t_ok(b.alignment == map_len && !(va & (map_len - 1)) &&
+			     !(pa & (map_len - 1)),
+		     "%s: power of two: user and physical address aligned to "
+		     "the length, RESP_ALIGNMENT == length", name);
+	else
+		t_diag("%s: not a power of two: the physical start is aligned "
+		       "to 0x%" PRIx64 " only, which caps the device page "
+		       "size", name, pa ? kt_lowbit(pa) : 0);
+
+	t0 = t_now();
+	mr = ibv_reg_mr(pd, b.addr, b.length, KT_ACCESS_ALL);
+	if (t_ok(mr != NULL, "%s: ibv_reg_mr over all of it in %.2f s", name,
+		 t_now() - t0)) {
+		ps = check_mr_pages(mr, b.addr, b.length, name, "MR");
+		if (!(map_len & (map_len - 1)) && map_len <= page_size_cap)
+			t_ok(ps == map_len, "%s: power of two: one device "
+			     "page of the whole length", name);
+		check_rdma_ends(mr, len, name);
+		t_errno_is(ibv_dereg_mr(mr), 0, "%s: ibv_dereg_mr", name);
+	} else {
+		t_diag("ibv_reg_mr: %s", strerrorname_np(errno));
+	}
+	if (map_len >= 8192)
+		check_offset_map(&b, pa, name);
+
+	t0 = t_now();
+	ret = kt_buf_release(&b);
+	t_ok(!ret, "%s: FREE, close, munmap (%.2f s)", name, t_now() - t0);
 	if (pfn) {
 		uint64_t in_use = 0, unexplained = 0;
 
@@ -281,6 +322,8 @@ int main(int argc, char **argv)
 	if (ibv_query_device(ctx, &attr))
 		t_bail("ibv_query_device: %s", strerror(errno));
 	page_size_cap = attr.page_size_cap;
+	if (kt_raw_init(ctx))
+		t_bail("uverbs driver id");
 	t_diag("page_size_cap 0x%" PRIx64 ", MemTotal %lld kB, free memory "
 	       "%lld kB", page_size_cap, t_meminfo_kb("MemTotal"), t_free_mem_kb());
 	if (t_loop_create(&loop, pd))

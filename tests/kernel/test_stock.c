@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR Linux-OpenIB
 /*
  * kernel_stock: the ordinary MR paths that the series changes in rxe
- * (patch 0004 builds the map from DMA blocks of the best page size instead
+ * (patch 0005 builds the map from DMA blocks of the best page size instead
  * of PAGE_SIZE pages, moves mr->offset to the IOVA, and stops rxe_mr_copy()
  * at the last map entry) still work, and report what they use:
  *
@@ -26,9 +26,10 @@
  *  thp-offset an MR from 4 KiB + 13 to 4 MiB - 100 of such memory: the
  *             first device page starts before the IOVA; RDMA at the MR's
  *             first and last bytes, across 2 MiB, all of it;
- *  contig-sub ibv_reg_mr() of [3 MiB + 4 KiB + 7, +4 MiB + 11) of an 8 MiB
- *             contiguous mapping: pinned like any memory, one 8 MiB device
- *             page starting 3 MiB before the IOVA; RDMA as above.
+ *  contig-sub ibv_reg_mr() of [3 MiB + 4 KiB + 7, +4 MiB + 11) of the
+ *             mapping of an 8 MiB contiguous buffer (raw CONTIG_BUF_ALLOC):
+ *             pinned like any memory, one 8 MiB device page starting 3 MiB
+ *             before the IOVA; RDMA as above.
  *
  *   kernel_stock            (SETUP loop)
  */
@@ -40,8 +41,6 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
-
-#include <infiniband/verbs_contig.h>
 
 #include "kt.h"
 
@@ -297,23 +296,22 @@ static void test_thp_offset(void)
 }
 
 /*
- * An ordinary MR over part of a contiguous mapping: ib_umem_get() pins
- * the mapping's pages like any others, and the device page can be larger
- * than the MR and start well before its IOVA.
+ * An ordinary MR over part of a contiguous buffer's mapping: ib_umem_get()
+ * pins the mapping's pages like any others, and the device page can be
+ * larger than the MR and start well before its IOVA.
  */
 static void test_contig_sub(void)
 {
 	const size_t len = 8 * KT_MIB;
 	size_t off = 3 * KT_MIB + 4096 + 7, mlen = 4 * KT_MIB + 11;
-	struct ibv_mr *c, *mr;
+	struct ibv_mr *mr;
+	struct kt_buf b;
 	uint8_t *p;
 
-	c = ibv_alloc_contig_mr(pd, len, KT_ACCESS_ALL);
-	if (!t_ok(c != NULL, "contig-sub: ibv_alloc_contig_mr of 8 MiB")) {
-		t_diag("%s", strerrorname_np(errno));
+	if (!t_errno_is(kt_buf_new(ctx, len, &b), 0,
+			"contig-sub: contiguous buffer of 8 MiB, mapped"))
 		return;
-	}
-	p = c->addr;
+	p = b.addr;
 	mr = ibv_reg_mr(pd, p + off, mlen, KT_ACCESS_ALL);
 	if (t_ok(mr != NULL, "contig-sub: ibv_reg_mr of [3 MiB + 4 KiB + 7, "
 		 "+4 MiB + 11) of it")) {
@@ -325,7 +323,7 @@ static void test_contig_sub(void)
 		t_ok(verify(mr, 0, mlen, 0xe4), "contig-sub: all of it");
 		t_errno_is(ibv_dereg_mr(mr), 0, "contig-sub: ibv_dereg_mr");
 	}
-	t_errno_is(ibv_free_contig_mr(c), 0, "contig-sub: free");
+	t_ok(!kt_buf_release(&b), "contig-sub: FREE, close, munmap");
 }
 
 int main(void)
@@ -341,6 +339,8 @@ int main(void)
 	if (ibv_query_device(ctx, &attr))
 		t_bail("ibv_query_device");
 	page_size_cap = attr.page_size_cap;
+	if (kt_raw_init(ctx))
+		t_bail("uverbs driver id");
 
 	test_scattered();
 	test_malloc();

@@ -592,6 +592,22 @@ bool t_is_mapped(const void *addr, size_t len)
 	return found;
 }
 
+int t_mappings_of(const char *name)
+{
+	char line[512];
+	int n = 0;
+	FILE *f;
+
+	f = fopen("/proc/self/maps", "re");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (strstr(line, name))
+			n++;
+	fclose(f);
+	return n;
+}
+
 #define T_MAX_POOLS 4
 
 static struct {
@@ -774,6 +790,19 @@ long long t_meminfo_kb(const char *field)
 	return v;
 }
 
+long long t_status_kb(int pid, const char *field)
+{
+	char path[64];
+	long long v;
+
+	if (pid)
+		snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	else
+		snprintf(path, sizeof(path), "/proc/self/status");
+	proc_fields(path, &field, &v, 1);
+	return v;
+}
+
 /* Sum over /proc/zoneinfo of a per-CPU or per-zone line ("count:", ...). */
 static long long zoneinfo_sum(const char *key)
 {
@@ -798,11 +827,7 @@ static long long zoneinfo_sum(const char *key)
 /* This process's anonymous resident memory (RssAnon), in kB. */
 static long long own_rss_anon_kb(void)
 {
-	static const char *const name = "RssAnon";
-	long long v;
-
-	proc_fields("/proc/self/status", &name, &v, 1);
-	return v;
+	return t_status_kb(0, "RssAnon");
 }
 
 long long t_free_mem_kb(void)

@@ -167,6 +167,10 @@ void t_buf_free(struct t_buf *buf);
 /* Whether [addr, addr + len) lies within one mapping (/proc/self/maps). */
 bool t_is_mapped(const void *addr, size_t len);
 
+/* Mappings in /proc/self/maps whose line contains name ("contig_buf"), or
+ * -1 when it cannot be read. */
+int t_mappings_of(const char *name);
+
 /*
  * Resize the hugetlb pool of pages of page_kb KiB (2048, 1048576) to n
  * pages, as root. Returns the pool size the kernel reached (it may give
@@ -197,6 +201,13 @@ long long t_phys_contig_bytes(const void *addr, size_t len,
 long long t_meminfo_kb(const char *field);
 
 /*
+ * A field of /proc/PID/status in kB ("VmLck": locked memory, "VmPin":
+ * pinned memory, "RssFile"); pid 0: the calling process. -1 when the
+ * process or the field does not exist.
+ */
+long long t_status_kb(int pid, const char *field);
+
+/*
  * Memory that is not held by what a test allocates, in kB: MemFree, plus
  * the pages parked on the per-CPU free lists (/proc/zoneinfo "count:";
  * free but not in NR_FREE_PAGES), plus the page cache (Cached, Buffers),
@@ -204,9 +215,9 @@ long long t_meminfo_kb(const char *field);
  * cache is in because the kernel turns it into free memory behind the
  * test's back: alloc_contig_range() reclaims the clean file pages of its
  * range instead of migrating them, and kswapd may drop any. RssAnon is in
- * because the test's heap grows as it runs. A contiguous region is in none
- * of these: its pages are not in the page cache, and its mapping counts as
- * RssFile (vm_insert_pages()). Read in one pass over /proc/meminfo;
+ * because the test's heap grows as it runs. A contiguous buffer is in none
+ * of these: its pages are not in the page cache, and its mapping (of the
+ * buffer's fd) is not anonymous memory. Read in one pass over /proc/meminfo;
  * t_bail() when /proc cannot be read. Reclaim the kernel does on its own
  * (slab shrinkers, THP splitting) still raises it behind the test's back:
  * keep regions large against the tolerance.

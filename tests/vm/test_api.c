@@ -3,19 +3,26 @@
  * vm_api: every entry point of libibverbs-ext on a real device (rxe in the
  * guest), with the kernel back end.
  *
- * For a range of sizes: the MR as returned, zeroed memory, ibv_query_contig_mr()
- * against /proc/self/pagemap (physically contiguous, va = pa modulo the
- * reported alignment) and against the device's own view (restrack page
- * size and entries, also as `rdma resource show mr -dd` prints them), data
- * through the device both ways with the MR as the remote and as the local
- * side, release (unmapped, memory back). Then: several MRs at once, fork(),
- * mremap(), a PD in use, access flags enforced by the device, the NUMA
- * attributes, the policy attribute and environment variable.
+ * For a range of sizes: the MR ibv_alloc_contig_mr() returns (a genuine
+ * provider MR over a new buffer, IOVA = address), zeroed memory,
+ * ibv_query_contig_mr() against /proc/self/pagemap (physically contiguous,
+ * va = pa modulo the reported alignment), against get_mempolicy() (the
+ * node) and against the device's own view (restrack page size and
+ * entries, also as `rdma resource show mr -dd` prints them), data through
+ * the device both ways with the MR as the remote and as the local side,
+ * release (unmapped, memory back). Then the query's ABI (info_size, unknown
+ * comp_mask bits), the buffer calls (ibv_alloc_contig_buf(),
+ * ibv_query_contig_buf(), ibv_reg_contig_buf_mr() over part of a buffer on
+ * either of two PDs, ibv_contig_mr_buf(), ibv_free_contig_buf() with an MR
+ * still registered), several MRs at once, fork(), mremap(), a PD in use,
+ * access flags enforced by the device (a refused registration leaves no
+ * buffer behind), the NUMA attributes, the policy attribute and
+ * environment variable.
  *
  *   vm_api [--require]
  *
- * --require: a kernel without the method is a failure, not a skip (the
- * project's kernel always has it).
+ * --require: a kernel without the CONTIG_BUF object is a failure, not a
+ * skip (the project's kernel always has it).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -24,7 +31,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/mempolicy.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -87,7 +96,7 @@ static void check_support(void)
 		return;
 	}
 	if (errno == EOPNOTSUPP && !require)
-		t_skip_all("kernel without UVERBS_METHOD_ALLOC_CONTIG_MR");
+		t_skip_all("kernel without UVERBS_OBJECT_CONTIG_BUF");
 	t_bail("ibv_alloc_contig_mr(4 KiB): %s", strerrorname_np(errno));
 }
 
@@ -123,6 +132,17 @@ static int rdma_tool_agrees(uint32_t lkey, uint64_t page_size,
 	return ret;
 }
 
+/* The node of the page at addr (get_mempolicy(2)), or -1. */
+static int page_node(const void *addr)
+{
+	int node = -1;
+
+	if (syscall(SYS_get_mempolicy, &node, NULL, 0UL, addr,
+		    MPOL_F_NODE | MPOL_F_ADDR))
+		return -1;
+	return node;
+}
+
 static void check_query(struct ibv_mr *mr, size_t len)
 {
 	uint64_t map = (len + PAGE - 1) & ~(PAGE - 1);
@@ -137,9 +157,15 @@ static void check_query(struct ibv_mr *mr, size_t len)
 		     info.device_page_size == 0 && info.map_entries == 0,
 	     "%s: query without DEVICE_PAGES leaves them 0", human(len));
 
-	info.comp_mask = IBV_CONTIG_MR_INFO_DEVICE_PAGES;
+	info.comp_mask = IBV_CONTIG_MR_INFO_DEVICE_PAGES |
+			 IBV_CONTIG_MR_INFO_NUMA_NODE;
 	if (!t_ok(!ibv_query_contig_mr(mr, &info), "%s: query", human(len)))
 		return;
+	t_ok((info.comp_mask & IBV_CONTIG_MR_INFO_NUMA_NODE) &&
+		     info.numa_node >= 0 &&
+		     info.numa_node == page_node(mr->addr),
+	     "%s: numa_node %d, where get_mempolicy() finds the first page "
+	     "(%d)", human(len), info.numa_node, page_node(mr->addr));
 	t_diag("%s: backend %u, length %s, extent %s, alignment %s, device "
 	       "pages %s x %" PRIu64, human(len), info.backend,
 	       human(info.length), human(info.contig_extent),
@@ -244,6 +270,29 @@ static void check_rdma(struct ibv_mr *mr, size_t len)
 	t_buf_free(&b);
 }
 
+/* The buffer behind a one-call MR, and what ibv_query_contig_buf() says. */
+static void check_buf_of(struct ibv_mr *mr, size_t len)
+{
+	uint64_t map = (len + PAGE - 1) & ~(PAGE - 1);
+	struct ibv_contig_mr_info bi = {
+		.comp_mask = IBV_CONTIG_MR_INFO_DEVICE_PAGES,
+	}, mi = { 0 };
+	struct ibv_contig_buf *buf = ibv_contig_mr_buf(mr);
+
+	if (!t_ok(buf && buf->addr == mr->addr && buf->length == map &&
+			  buf->context == ctx,
+		  "%s: ibv_contig_mr_buf: the buffer at the MR's address, %s "
+		  "long", human(len), buf ? human(buf->length) : "-"))
+		return;
+	t_ok(!ibv_query_contig_buf(buf, &bi) && !ibv_query_contig_mr(mr, &mi) &&
+		     bi.backend == mi.backend && bi.length == mi.length &&
+		     bi.contig_extent == mi.contig_extent &&
+		     bi.alignment == mi.alignment &&
+		     !(bi.comp_mask & IBV_CONTIG_MR_INFO_DEVICE_PAGES),
+	     "%s: ibv_query_contig_buf agrees with the MR's query and has no "
+	     "device pages (a buffer has none)", human(len));
+}
+
 static void test_size(size_t len)
 {
 	uint64_t map = (len + PAGE - 1) & ~(PAGE - 1);
@@ -271,12 +320,158 @@ static void test_size(size_t len)
 		t_free_mem_held(human(len), free0, map, tol_kb);
 
 	check_query(mr, len);
+	check_buf_of(mr, len);
 	check_rdma(mr, len);
 
 	t_ok(ibv_free_contig_mr(mr) == 0, "%s: free", human(len));
 	t_ok(!t_is_mapped(addr, PAGE), "%s: unmapped after free", human(len));
 	if (map >= (64u << 20))
 		t_free_mem_returned(human(len), free0, tol_kb, 10);
+}
+
+/*
+ * The query's ABI: info_size below the first version, unknown comp_mask
+ * bits; a caller of the first version gets nothing beyond it.
+ */
+static void test_query_abi(void)
+{
+	struct ibv_mr *mr = ibv_alloc_contig_mr(pd, 1u << 20, RW_ACCESS);
+	struct ibv_contig_mr_info info;
+	struct t_buf b;
+
+	if (!t_ok(mr != NULL, "query: alloc 1 MiB"))
+		return;
+	memset(&info, 0, sizeof(info));
+	t_errno_is(_ibv_query_contig_mr(mr, &info,
+					IBV_CONTIG_MR_INFO_SIZE_V1 - 1),
+		   EINVAL, "query: info_size one byte short of the first "
+		   "version");
+	info.comp_mask = 1u << 31;
+	t_errno_is(ibv_query_contig_mr(mr, &info), EINVAL,
+		   "query: an unknown comp_mask bit");
+	t_errno_is(ibv_query_contig_buf(ibv_contig_mr_buf(mr), &info), EINVAL,
+		   "query_buf: an unknown comp_mask bit");
+	memset(&info, 0xee, sizeof(info));
+	info.comp_mask = IBV_CONTIG_MR_INFO_NUMA_NODE;
+	t_ok(!_ibv_query_contig_mr(mr, &info, IBV_CONTIG_MR_INFO_SIZE_V1) &&
+		     info.length == 1u << 20 &&
+		     !(info.comp_mask & IBV_CONTIG_MR_INFO_NUMA_NODE) &&
+		     info.numa_node == (int32_t)0xeeeeeeee &&
+		     info.reserved == 0xeeeeeeee,
+	     "query: info_size of the first version: filled up to it, "
+	     "numa_node neither written nor claimed");
+	t_errno_is(_ibv_query_contig_mr(mr, NULL, sizeof(info)), EINVAL,
+		   "query: info NULL");
+	t_ok(ibv_free_contig_mr(mr) == 0, "query: free");
+
+	/* An MR over no buffer. */
+	if (t_buf_alloc(&b, pd, 4096, IBV_ACCESS_LOCAL_WRITE))
+		return;
+	memset(&info, 0, sizeof(info));
+	t_errno_is(ibv_query_contig_mr(b.mr, &info), EINVAL,
+		   "query: an ordinary MR");
+	t_ok(!ibv_contig_mr_buf(b.mr) && errno == EINVAL,
+	     "ibv_contig_mr_buf: an ordinary MR: NULL, EINVAL");
+	t_errno_is(ibv_free_contig_mr(b.mr), EINVAL,
+		   "ibv_free_contig_mr: an ordinary MR");
+	t_buf_free(&b);
+}
+
+/*
+ * The buffer calls: a buffer, MRs over parts of it on two PDs, the calls
+ * that must not take an MR they did not make, and a buffer freed under a
+ * registered MR, which keeps its pages.
+ */
+static void test_buffers(void)
+{
+	const size_t len = (3u << 20) + 100, map = (3u << 20) + PAGE;
+	struct ibv_contig_mr_info info = {
+		.comp_mask = IBV_CONTIG_MR_INFO_DEVICE_PAGES,
+	};
+	struct ibv_contig_buf *buf = NULL;
+	struct ibv_mr *mr, *mr2;
+	struct ibv_pd *pd2;
+	uint8_t *p, *sub;
+	struct t_buf b;
+	void *addr;
+	int ret;
+
+	ret = ibv_alloc_contig_buf(pd, len, NULL, &buf);
+	if (!t_errno_is(ret, 0, "buf: ibv_alloc_contig_buf of 3 MiB + 100"))
+		return;
+	p = buf->addr;
+	t_ok(buf->context == ctx && buf->length == map &&
+		     !((uintptr_t)p % PAGE) && t_is_mapped(p, map) &&
+		     t_check_zero(p, map) < 0,
+	     "buf: context, length %s, page aligned, mapped, zeroed",
+	     human(buf->length));
+	t_ok(t_mappings_of("contig_buf") >= 1,
+	     "buf: the mapping is of the contig_buf file");
+	ret = ibv_query_contig_buf(buf, &info);
+	t_ok(!ret && info.backend == IBV_CONTIG_MR_BACKEND_KERNEL_CONTIG &&
+		     info.length == map && info.contig_extent == map &&
+		     is_pow2(info.alignment) && info.alignment >= PAGE &&
+		     !(info.comp_mask & IBV_CONTIG_MR_INFO_DEVICE_PAGES),
+	     "buf: ibv_query_contig_buf: kernel contiguous, %s, alignment %s",
+	     human(info.length), human(info.alignment));
+
+	/* An MR over [4 KiB + 5, +1 MiB), IOVA = its address. */
+	sub = p + PAGE + 5;
+	mr = ibv_reg_contig_buf_mr(pd, buf, sub, 1u << 20, RW_ACCESS);
+	if (t_ok(mr && mr->addr == sub && mr->length == 1u << 20 &&
+			 mr->pd == pd,
+		 "buf: ibv_reg_contig_buf_mr over [4 KiB + 5, +1 MiB)")) {
+		t_ok(!t_loop_verify(&loop, mr, 0, 1u << 20, 31, TIMEOUT_MS),
+		     "buf: RDMA READ and WRITE through it, by address");
+		memset(&info, 0, sizeof(info));
+		info.comp_mask = IBV_CONTIG_MR_INFO_DEVICE_PAGES;
+		ret = ibv_query_contig_mr(mr, &info);
+		t_ok(!ret && info.length == map &&
+			     (info.comp_mask & IBV_CONTIG_MR_INFO_DEVICE_PAGES) &&
+			     info.device_page_size >= PAGE,
+		     "buf: ibv_query_contig_mr of it describes the buffer, "
+		     "device pages of %s", human(info.device_page_size));
+		t_ok(!ibv_contig_mr_buf(mr) && errno == EINVAL,
+		     "buf: ibv_contig_mr_buf of it: NULL, EINVAL (not a "
+		     "one-call MR)");
+		t_errno_is(ibv_free_contig_mr(mr), EINVAL,
+			   "buf: ibv_free_contig_mr of it");
+	}
+	pd2 = ibv_alloc_pd(ctx);
+	mr2 = pd2 ? ibv_reg_contig_buf_mr(pd2, buf, p + map - PAGE, PAGE, 0) :
+		    NULL;
+	t_ok(mr2 && mr2->pd == pd2, "buf: the last page on a second PD, "
+	     "read-only");
+	errno = 0;
+	t_ok(!ibv_reg_contig_buf_mr(pd, buf, p - 1, PAGE, 0) && errno == EINVAL,
+	     "buf: a range starting before the buffer: EINVAL");
+	errno = 0;
+	t_ok(!ibv_reg_contig_buf_mr(pd, buf, p + PAGE, map, 0) &&
+		     errno == EINVAL,
+	     "buf: a range ending past the buffer: EINVAL");
+
+	/* Freed under the MR: it keeps its pages and their data. */
+	t_fill(sub, 1u << 20, 32, 0);
+	addr = p;
+	t_errno_is(ibv_free_contig_buf(buf), 0,
+		   "buf: ibv_free_contig_buf with two MRs registered");
+	t_ok(!t_is_mapped(addr, PAGE), "buf: unmapped");
+	t_errno_is(ibv_free_contig_buf(buf), EINVAL, "buf: freed twice");
+	if (mr && !t_buf_alloc(&b, pd, 1u << 20, IBV_ACCESS_LOCAL_WRITE)) {
+		t_ok(!t_loop_rdma(&loop, IBV_WR_RDMA_READ, b.addr, b.mr->lkey,
+				  (uintptr_t)sub, mr->rkey, 1u << 20,
+				  TIMEOUT_MS) &&
+			     t_check(b.addr, 1u << 20, 32, 0) < 0,
+		     "buf: RDMA READ through the MR still returns the data");
+		t_buf_free(&b);
+	}
+	if (mr)
+		t_errno_is(ibv_dereg_mr(mr), 0, "buf: ibv_dereg_mr");
+	if (mr2)
+		t_errno_is(ibv_dereg_mr(mr2), 0,
+			   "buf: ibv_dereg_mr on the second PD");
+	if (pd2)
+		t_errno_is(ibv_dealloc_pd(pd2), 0, "buf: dealloc the second PD");
 }
 
 static void test_many(void)
@@ -379,7 +574,8 @@ static void test_access(void)
 	struct t_buf b;
 	struct ibv_send_wr wr;
 	struct ibv_sge sge;
-	int st;
+	long long lck;
+	int st, maps;
 
 	if (!t_ok(mr != NULL, "access: alloc without remote access"))
 		return;
@@ -406,11 +602,19 @@ static void test_access(void)
 	t_loop_destroy(&l2);
 	t_ok(ibv_free_contig_mr(mr) == 0, "access: free");
 
+	/* Refused by the device's ibv_reg_mr(): the buffer goes again. */
+	lck = t_status_kb(0, "VmLck");
+	maps = t_mappings_of("contig_buf");
 	mr = ibv_alloc_contig_mr(pd, 4096, IBV_ACCESS_REMOTE_WRITE);
 	t_errno_is(mr ? 0 : errno, EINVAL,
 		   "access: REMOTE_WRITE without LOCAL_WRITE");
 	if (mr)
 		ibv_free_contig_mr(mr);
+	t_ok(t_status_kb(0, "VmLck") == lck &&
+		     t_mappings_of("contig_buf") == maps,
+	     "access: ... and no buffer left (VmLck %lld kB, %d contig_buf "
+	     "mappings)", t_status_kb(0, "VmLck"),
+	     t_mappings_of("contig_buf"));
 }
 
 static int possible_nodes(void)
@@ -522,6 +726,8 @@ int main(int argc, char **argv)
 
 	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
 		test_size(sizes[i]);
+	test_query_abi();
+	test_buffers();
 	test_many();
 	test_fork();
 	test_mremap();

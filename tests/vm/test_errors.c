@@ -1,11 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0 OR Linux-OpenIB
 /*
- * vm_errors: every error of ibv_alloc_contig_mr() that needs the kernel,
- * and the kernel's own checks of UVERBS_METHOD_ALLOC_CONTIG_MR reached
- * through the library's raw encoder (libibverbs-ext-internal), where the
- * public API cannot produce the input: a PD handle that does not exist, a
- * handle of another file or of another object type, unknown or malformed
- * attributes, a wrong driver id. Then RLIMIT_MEMLOCK without CAP_IPC_LOCK.
+ * vm_errors: the errors of the library's calls that need the kernel or a
+ * live buffer, and the uverbs ioctl layer's own checks of
+ * UVERBS_METHOD_CONTIG_BUF_ALLOC reached through the library's raw encoder
+ * (libibverbs-ext-internal), where the public API cannot produce the
+ * input: method and object ids the kernel does not have, a wrong driver
+ * id, a reserved header field, unknown mandatory and optional attributes,
+ * missing and malformed ones. (The method's own checks of lengths, flags,
+ * nodes, handles and outputs are kernel_errors'.) Then RLIMIT_MEMLOCK
+ * without CAP_IPC_LOCK: the buffer is charged as locked memory (VmLck),
+ * its MR as pinned memory (VmPin), each against the limit on its own.
  *
  *   vm_errors [--require]
  */
@@ -23,13 +27,11 @@
 
 #include <infiniband/verbs_contig.h>
 
-#include "cmr_test.h"
 #include "contig_mr.h"
-#include "uverbs_cmd.h"
+#include "kt.h"
 
 static struct ibv_context *ctx;
 static struct ibv_pd *pd;
-static uint32_t driver_id;
 static bool require;
 
 static void check_support(void)
@@ -41,52 +43,98 @@ static void check_support(void)
 		return;
 	}
 	if (errno == EOPNOTSUPP && !require)
-		t_skip_all("kernel without UVERBS_METHOD_ALLOC_CONTIG_MR");
+		t_skip_all("kernel without UVERBS_OBJECT_CONTIG_BUF");
 	t_bail("ibv_alloc_contig_mr(4 KiB): %s", strerrorname_np(errno));
+}
+
+/* A failed allocation leaves no buffer: VmLck and the mappings as before. */
+static void nothing_left(const char *what, long long lck, int maps)
+{
+	long long now = t_status_kb(0, "VmLck");
+	int m = t_mappings_of("contig_buf");
+
+	t_ok(now == lck && m == maps, "%s: no buffer left (VmLck %+lld kB, "
+	     "contig_buf mappings %d -> %d)", what, now - lck, maps, m);
 }
 
 static void api_errors(void)
 {
+	long long lck = t_status_kb(0, "VmLck");
+	int maps = t_mappings_of("contig_buf");
+	struct ibv_contig_buf *buf = NULL;
 	struct ibv_mr *mr;
+	int ret;
 
 	mr = ibv_alloc_contig_mr(pd, 4096, IBV_ACCESS_REMOTE_WRITE);
 	t_errno_is(mr ? 0 : errno, EINVAL,
-		   "REMOTE_WRITE without LOCAL_WRITE (ib_check_mr_access)");
+		   "REMOTE_WRITE without LOCAL_WRITE (ib_check_mr_access in "
+		   "ibv_reg_mr)");
 	mr = ibv_alloc_contig_mr(pd, 4096, IBV_ACCESS_REMOTE_ATOMIC);
 	t_errno_is(mr ? 0 : errno, EINVAL,
 		   "REMOTE_ATOMIC without LOCAL_WRITE");
+	mr = ibv_alloc_contig_mr(pd, 4096, IBV_ACCESS_ON_DEMAND);
+	t_errno_is(mr ? 0 : errno, EINVAL, "ON_DEMAND (refused by the "
+		   "library)");
 	mr = ibv_alloc_contig_mr(pd, 1ul << 40, 0);
 	t_errno_is(mr ? 0 : errno, ENOMEM, "1 TiB: more than the RAM");
 	mr = ibv_alloc_contig_mr(pd, CMR_MAX_LENGTH, 0);
 	t_errno_is(mr ? 0 : errno, ENOMEM, "the longest length accepted");
+	ret = ibv_alloc_contig_buf(pd, 1ul << 40, NULL, &buf);
+	t_errno_is(ret, ENOMEM, "ibv_alloc_contig_buf of 1 TiB");
+	nothing_left("after the failed allocations", lck, maps);
+
+	ret = ibv_alloc_contig_buf(pd, 4096, NULL, NULL);
+	t_errno_is(ret, EINVAL, "ibv_alloc_contig_buf with buf NULL");
+	t_errno_is(ibv_free_contig_buf(NULL), EINVAL,
+		   "ibv_free_contig_buf(NULL)");
+	t_errno_is(ibv_free_contig_mr(NULL), EINVAL,
+		   "ibv_free_contig_mr(NULL)");
+	errno = 0;
+	t_ok(!ibv_contig_mr_buf(NULL) && errno == EINVAL,
+	     "ibv_contig_mr_buf(NULL): NULL, EINVAL");
+	errno = 0;
+	t_ok(!ibv_reg_contig_buf_mr(pd, NULL, NULL, 4096, 0) &&
+		     errno == EINVAL,
+	     "ibv_reg_contig_buf_mr without a buffer: EINVAL");
+
+	ret = ibv_alloc_contig_buf(pd, 8192, NULL, &buf);
+	if (!t_errno_is(ret, 0, "ibv_alloc_contig_buf of 8 KiB"))
+		return;
+	errno = 0;
+	t_ok(!ibv_reg_contig_buf_mr(pd, buf, buf->addr, 0, 0) &&
+		     errno == EINVAL,
+	     "ibv_reg_contig_buf_mr of length 0: EINVAL");
+	errno = 0;
+	t_ok(!ibv_reg_contig_buf_mr(pd, buf, buf->addr, 4096,
+				    IBV_ACCESS_ON_DEMAND) &&
+		     errno == EINVAL,
+	     "ibv_reg_contig_buf_mr with ON_DEMAND: EINVAL");
+	errno = 0;
+	t_ok(!ibv_reg_contig_buf_mr(pd, buf, (char *)buf->addr + 4096, 8192,
+				    0) &&
+		     errno == EINVAL,
+	     "ibv_reg_contig_buf_mr past the end: EINVAL");
+	t_errno_is(_ibv_query_contig_buf(buf, &(struct ibv_contig_mr_info){ 0 },
+					 IBV_CONTIG_MR_INFO_SIZE_V1 - 1),
+		   EINVAL, "ibv_query_contig_buf with a short info_size");
+	t_errno_is(ibv_free_contig_buf(buf), 0, "ibv_free_contig_buf");
+	t_errno_is(ibv_free_contig_buf(buf), EINVAL,
+		   "ibv_free_contig_buf of a freed buffer");
+	nothing_left("after the free", lck, maps);
 }
 
 /* ---- raw commands ------------------------------------------------------- */
 
 struct raw {
 	struct cmr_ioctl_cmd cmd;
-	struct cmr_alloc_out out;
+	struct cmr_buf_alloc_out out;
 };
 
-static void raw_init(struct raw *r, uint32_t pd_handle, uint64_t length,
-		     uint32_t access)
+static void raw_init(struct raw *r, uint64_t length)
 {
-	struct cmr_alloc_in in = {
-		.pd_handle = pd_handle, .length = length, .access = access,
-		.numa_node = -1, .flags = 0,
-	};
+	struct cmr_buf_alloc_in in = { .length = length, .numa_node = -1 };
 
-	cmr_encode_alloc_contig_mr(&r->cmd, driver_id, &in, &r->out);
-}
-
-static struct ib_uverbs_attr *raw_attr(struct raw *r, uint16_t id)
-{
-	unsigned int i;
-
-	for (i = 0; i < r->cmd.hdr.num_attrs; i++)
-		if (r->cmd.attrs[i].attr_id == id)
-			return &r->cmd.attrs[i];
-	return NULL;
+	cmr_encode_buf_alloc(&r->cmd, kt_raw_driver_id(), &in, &r->out);
 }
 
 static void raw_add(struct raw *r, uint16_t id, uint16_t len, uint16_t flags,
@@ -103,7 +151,7 @@ static void raw_add(struct raw *r, uint16_t id, uint16_t len, uint16_t flags,
 
 static void raw_drop(struct raw *r, uint16_t id)
 {
-	struct ib_uverbs_attr *a = raw_attr(r, id);
+	struct ib_uverbs_attr *a = kt_cmd_attr(&r->cmd, id);
 	unsigned int i = a - r->cmd.attrs;
 
 	memmove(a, a + 1, (r->cmd.hdr.num_attrs - i - 1) * sizeof(*a));
@@ -111,134 +159,114 @@ static void raw_drop(struct raw *r, uint16_t id)
 	r->cmd.hdr.length -= sizeof(*a);
 }
 
-/* Run; on success undo it (destroy, unmap) and return 0. */
+/* Run; on success undo it (FREE, close) and return 0. */
 static int raw_run(struct raw *r)
 {
-	struct cmr_ioctl_cmd destroy;
 	int ret = cmr_ioctl(ctx->cmd_fd, &r->cmd);
 
 	if (ret)
 		return ret;
-	cmr_decode_alloc_contig_mr(&r->cmd, &r->out);
-	cmr_encode_destroy_mr(&destroy, driver_id, r->out.handle);
-	if (cmr_ioctl(ctx->cmd_fd, &destroy))
-		t_diag("raw destroy failed");
-	munmap((void *)(uintptr_t)r->out.addr, r->out.length);
+	cmr_decode_buf_alloc(&r->cmd, &r->out);
+	if (kt_raw_free(ctx, r->out.handle))
+		t_diag("raw FREE failed");
+	if (r->out.fd >= 0)
+		close(r->out.fd);
 	return 0;
 }
 
 static void raw_errors(void)
 {
-	struct ibv_context *ctx2;
-	struct ibv_pd *pd2[3] = { 0 };
-	struct ibv_cq *cq;
+	static const uint16_t outs[] = {
+		UVERBS_ATTR_ALLOC_CONTIG_BUF_RESP_FD,
+		UVERBS_ATTR_ALLOC_CONTIG_BUF_RESP_LENGTH,
+		UVERBS_ATTR_ALLOC_CONTIG_BUF_RESP_ALIGNMENT,
+		UVERBS_ATTR_ALLOC_CONTIG_BUF_RESP_NUMA_NODE,
+	};
+	unsigned int i, valid = 0;
 	struct raw r;
-	int i;
 
-	raw_init(&r, pd->handle, 4096, IBV_ACCESS_LOCAL_WRITE);
+	raw_init(&r, 4096);
 	t_errno_is(raw_run(&r), 0, "raw: a well-formed command succeeds");
-	t_ok(raw_attr(&r, UVERBS_ATTR_ALLOC_CONTIG_MR_RESP_ADDR)->flags &
-		     UVERBS_ATTR_F_VALID_OUTPUT,
-	     "raw: the kernel marks the outputs valid");
+	for (i = 0; i < sizeof(outs) / sizeof(outs[0]); i++)
+		if (kt_cmd_attr(&r.cmd, outs[i])->flags &
+		    UVERBS_ATTR_F_VALID_OUTPUT)
+			valid++;
+	t_ok(valid == sizeof(outs) / sizeof(outs[0]),
+	     "raw: the kernel marks all %u outputs valid (%u)",
+	     (unsigned int)(sizeof(outs) / sizeof(outs[0])), valid);
 
-	raw_init(&r, 0x7fffffff, 4096, 0);
-	t_errno_is(raw_run(&r), ENOENT, "raw: PD handle that does not exist");
-
-	/* Handles are per file: one that exists in ctx2 only. */
-	ctx2 = ibv_open_device(ctx->device);
-	if (ctx2) {
-		for (i = 0; i < 3; i++)
-			pd2[i] = ibv_alloc_pd(ctx2);
-		raw_init(&r, pd2[2] ? pd2[2]->handle : 0x7ffffffe, 4096, 0);
-		t_ok(pd2[2] && pd2[2]->handle != pd->handle,
-		     "raw: another context's PD has handle %u (ours %u)",
-		     pd2[2] ? pd2[2]->handle : 0, pd->handle);
-		t_errno_is(raw_run(&r), ENOENT,
-			   "raw: another context's PD handle");
-		for (i = 2; i >= 0; i--)
-			if (pd2[i])
-				ibv_dealloc_pd(pd2[i]);
-		ibv_close_device(ctx2);
-	}
-
-	cq = ibv_create_cq(ctx, 4, NULL, NULL, 0);
-	if (cq) {
-		raw_init(&r, cq->handle, 4096, 0);
-		t_errno_is(raw_run(&r), EINVAL, "raw: a CQ handle as the PD");
-		ibv_destroy_cq(cq);
-	}
-
-	/* What a kernel without the series answers for the method. */
-	raw_init(&r, pd->handle, 4096, 0);
-	r.cmd.hdr.method_id = UVERBS_METHOD_ALLOC_CONTIG_MR + 8;
+	/* What a kernel without the series answers. */
+	raw_init(&r, 4096);
+	r.cmd.hdr.method_id = UVERBS_METHOD_CONTIG_BUF_FREE + 1;
 	t_errno_is(raw_run(&r), EPROTONOSUPPORT,
-		   "raw: a method id the kernel does not have");
+		   "raw: a method id the object does not have");
+	raw_init(&r, 4096);
+	r.cmd.hdr.object_id = UVERBS_OBJECT_CONTIG_BUF - 1;
+	t_errno_is(raw_run(&r), EPROTONOSUPPORT,
+		   "raw: the object id below ours (none)");
+	t_ok(cmr_alloc_errno(EPROTONOSUPPORT) == EOPNOTSUPP,
+	     "library: EPROTONOSUPPORT is reported as EOPNOTSUPP");
 
-	raw_init(&r, pd->handle, 4096, 0);
-	r.cmd.hdr.driver_id = driver_id + 1;
+	raw_init(&r, 4096);
+	r.cmd.hdr.driver_id = kt_raw_driver_id() + 1;
 	t_errno_is(raw_run(&r), EINVAL, "raw: wrong driver id");
 
-	raw_init(&r, pd->handle, 4096, 0);
+	raw_init(&r, 4096);
 	r.cmd.hdr.reserved2 = 1;
 	t_errno_is(raw_run(&r), EPROTONOSUPPORT, "raw: reserved header field");
 
-	raw_init(&r, pd->handle, 4096, 0);
+	raw_init(&r, 4096);
 	raw_add(&r, 200, 4, UVERBS_ATTR_F_MANDATORY, 0);
 	t_errno_is(raw_run(&r), EPROTONOSUPPORT,
 		   "raw: unknown mandatory attribute (the library maps this "
 		   "to EOPNOTSUPP)");
-	t_ok(cmr_alloc_errno(EPROTONOSUPPORT) == EOPNOTSUPP,
-	     "library: EPROTONOSUPPORT is reported as EOPNOTSUPP");
 
-	raw_init(&r, pd->handle, 4096, 0);
+	raw_init(&r, 4096);
 	raw_add(&r, 200, 4, 0, 0);
 	t_errno_is(raw_run(&r), 0, "raw: unknown optional attribute ignored");
 
-	raw_init(&r, pd->handle, 4096, 0);
-	raw_drop(&r, UVERBS_ATTR_ALLOC_CONTIG_MR_LENGTH);
+	raw_init(&r, 4096);
+	raw_drop(&r, UVERBS_ATTR_ALLOC_CONTIG_BUF_LENGTH);
 	t_errno_is(raw_run(&r), EINVAL, "raw: LENGTH missing");
 
-	raw_init(&r, pd->handle, 4096, 0);
-	raw_drop(&r, UVERBS_ATTR_ALLOC_CONTIG_MR_RESP_ALIGNMENT);
-	t_errno_is(raw_run(&r), EINVAL, "raw: an output missing");
+	raw_init(&r, 4096);
+	raw_drop(&r, UVERBS_ATTR_ALLOC_CONTIG_BUF_HANDLE);
+	t_errno_is(raw_run(&r), EINVAL, "raw: HANDLE missing");
 
-	raw_init(&r, pd->handle, 0, 0);
-	t_errno_is(raw_run(&r), EINVAL, "raw: length 0");
+	raw_init(&r, 4096);
+	raw_drop(&r, UVERBS_ATTR_ALLOC_CONTIG_BUF_RESP_FD);
+	t_errno_is(raw_run(&r), EINVAL, "raw: RESP_FD missing");
 
-	raw_init(&r, pd->handle, UINT64_MAX, 0);
-	t_errno_is(raw_run(&r), EINVAL, "raw: length 2^64-1 (overflows)");
+	raw_init(&r, 4096);
+	raw_drop(&r, UVERBS_ATTR_ALLOC_CONTIG_BUF_RESP_ALIGNMENT);
+	t_errno_is(raw_run(&r), EINVAL, "raw: RESP_ALIGNMENT missing");
 
-	raw_init(&r, pd->handle, 1ull << 50, 0);
-	t_errno_is(raw_run(&r), ENOMEM, "raw: length 2^50");
+	raw_init(&r, 4096);
+	raw_drop(&r, UVERBS_ATTR_ALLOC_CONTIG_BUF_RESP_NUMA_NODE);
+	t_errno_is(raw_run(&r), 0, "raw: RESP_NUMA_NODE (optional) left out");
+	t_ok(r.out.numa_node == CMR_RESP_NODE_NONE && r.out.length == 4096,
+	     "raw: ... the other outputs written, that one not");
 
-	raw_init(&r, pd->handle, 4096, IBV_ACCESS_ON_DEMAND);
-	t_errno_is(raw_run(&r), EINVAL, "raw: access ON_DEMAND");
+	raw_init(&r, 4096);
+	kt_cmd_attr(&r.cmd, UVERBS_ATTR_ALLOC_CONTIG_BUF_LENGTH)->len = 4;
+	t_errno_is(raw_run(&r), EINVAL, "raw: LENGTH of 4 bytes");
 
-	raw_init(&r, pd->handle, 4096, IBV_ACCESS_ZERO_BASED);
-	t_errno_is(raw_run(&r), EINVAL, "raw: access ZERO_BASED");
-
-	raw_init(&r, pd->handle, 4096, 0);
-	raw_add(&r, UVERBS_ATTR_ALLOC_CONTIG_MR_FLAGS, 4,
-		UVERBS_ATTR_F_MANDATORY, 1u << 5);
-	t_errno_is(raw_run(&r), EINVAL, "raw: unknown flag");
-
-	raw_init(&r, pd->handle, 4096, 0);
-	raw_add(&r, UVERBS_ATTR_ALLOC_CONTIG_MR_NUMA_NODE, 8,
+	raw_init(&r, 4096);
+	raw_add(&r, UVERBS_ATTR_ALLOC_CONTIG_BUF_NUMA_NODE, 8,
 		UVERBS_ATTR_F_MANDATORY, 0);
 	t_errno_is(raw_run(&r), EINVAL, "raw: NUMA_NODE of 8 bytes");
 
-	raw_init(&r, pd->handle, 4096, 0);
-	raw_add(&r, UVERBS_ATTR_ALLOC_CONTIG_MR_NUMA_NODE, 4,
-		UVERBS_ATTR_F_MANDATORY, 0xffffffffu);
-	t_errno_is(raw_run(&r), EINVAL, "raw: NUMA_NODE 0xffffffff");
+	raw_init(&r, 4096);
+	raw_add(&r, UVERBS_ATTR_ALLOC_CONTIG_BUF_FLAGS, 2,
+		UVERBS_ATTR_F_MANDATORY, 0);
+	t_errno_is(raw_run(&r), EINVAL, "raw: FLAGS of 2 bytes");
 
-	raw_init(&r, pd->handle, 4096, 0);
-	raw_attr(&r, UVERBS_ATTR_ALLOC_CONTIG_MR_RESP_LKEY)->data = 8;
-	t_errno_is(raw_run(&r), EFAULT,
-		   "raw: an output pointer into nowhere");
+	raw_init(&r, 4096);
+	kt_cmd_attr(&r.cmd, UVERBS_ATTR_ALLOC_CONTIG_BUF_HANDLE)->len = 4;
+	t_errno_is(raw_run(&r), EINVAL, "raw: HANDLE with a length");
 
-	raw_init(&r, pd->handle, 4096, 0);
-	raw_attr(&r, UVERBS_ATTR_ALLOC_CONTIG_MR_RESP_LENGTH)->len = 4;
+	raw_init(&r, 4096);
+	kt_cmd_attr(&r.cmd, UVERBS_ATTR_ALLOC_CONTIG_BUF_RESP_LENGTH)->len = 4;
 	t_errno_is(raw_run(&r), EINVAL, "raw: an output too short");
 }
 
@@ -257,6 +285,19 @@ static int drop_ipc_lock(void)
 	data[CAP_IPC_LOCK / 32].permitted &= ~(1u << (CAP_IPC_LOCK % 32));
 	data[CAP_IPC_LOCK / 32].inheritable &= ~(1u << (CAP_IPC_LOCK % 32));
 	return syscall(SYS_capset, &hdr, data);
+}
+
+/* The buffer in VmLck and the MR in VmPin, relative to lck0 and pin0. */
+static bool charged(long long lck0, long long pin0, long long lck_kb,
+		    long long pin_kb)
+{
+	long long lck = t_status_kb(0, "VmLck"), pin = t_status_kb(0, "VmPin");
+
+	if (lck - lck0 == lck_kb && pin - pin0 == pin_kb)
+		return true;
+	printf("# memlock child: VmLck %+lld kB, VmPin %+lld kB, expected "
+	       "%+lld and %+lld\n", lck - lck0, pin - pin0, lck_kb, pin_kb);
+	return false;
 }
 
 /*
@@ -279,24 +320,47 @@ static void test_memlock(void)
 	pid = fork();
 	if (pid == 0) {
 		struct rlimit rl = { 1u << 20, 1u << 20 };
+		long long lck0, pin0;
 		struct ibv_mr *mr;
 		int bits = 0;
 
 		if (drop_ipc_lock() || setrlimit(RLIMIT_MEMLOCK, &rl))
 			_exit(100);
+		lck0 = t_status_kb(0, "VmLck");
+		pin0 = t_status_kb(0, "VmPin");
 		mr = ibv_alloc_contig_mr(pd, 4u << 20, 0);
 		if (!mr && errno == ENOMEM)
 			bits |= 1;
+		else if (mr)
+			ibv_free_contig_mr(mr);
 		mr = ibv_alloc_contig_mr(pd, 512u << 10, 0);
-		if (mr && !ibv_free_contig_mr(mr))
+		if (mr) {
 			bits |= 2;
-		/* hugetlb registration is charged the same way. */
+			if (charged(lck0, pin0, 512, 512))
+				bits |= 8;
+			if (!ibv_free_contig_mr(mr) &&
+			    charged(lck0, pin0, 0, 0))
+				bits |= 16;
+		}
+		/* Buffer and MR each within the limit, together beyond. */
+		mr = ibv_alloc_contig_mr(pd, 768u << 10, 0);
+		if (mr) {
+			if (charged(lck0, pin0, 768, 768))
+				bits |= 32;
+			ibv_free_contig_mr(mr);
+		} else {
+			printf("# memlock child: 768 KiB: %s\n",
+			       strerrorname_np(errno));
+		}
+		/* hugetlb registration is charged to VmPin the same way. */
 		mr = ibv_alloc_contig_mr_ex(pd, 4u << 20, 0, &all);
 		if (!mr && errno == ENOMEM)
 			bits |= 4;
 		else
 			printf("# memlock child: policy ALL gave %s\n",
 			       mr ? "an MR" : strerrorname_np(errno));
+		if (mr)
+			ibv_free_contig_mr(mr);
 		fflush(stdout);
 		_exit(bits);
 	}
@@ -307,9 +371,14 @@ static void test_memlock(void)
 	}
 	status = WEXITSTATUS(status);
 	t_ok(status & 1, "memlock: 4 MiB over a 1 MiB RLIMIT_MEMLOCK: ENOMEM");
-	t_ok(status & 2, "memlock: 512 KiB within it: allocated and freed");
+	t_ok(status & 2, "memlock: 512 KiB within it: allocated");
+	t_ok(status & 8, "memlock: ... the buffer in VmLck (512 kB), its MR "
+	     "in VmPin (512 kB)");
+	t_ok(status & 16, "memlock: ... freed: both back");
+	t_ok(status & 32, "memlock: 768 KiB works: VmLck 768 kB and VmPin "
+	     "768 kB, each within the limit on its own");
 	t_ok(status & 4, "memlock: policy ALL over the limit: ENOMEM too "
-	     "(ibv_reg_mr of hugetlb pages is charged the same way)");
+	     "(ibv_reg_mr of hugetlb pages is charged to VmPin)");
 	t_hugetlb_pool(2048, 0);
 }
 
@@ -322,7 +391,7 @@ int main(int argc, char **argv)
 	if (!pd)
 		t_bail("ibv_alloc_pd: %s", strerror(errno));
 	check_support();
-	if (cmr_driver_id(ctx, &driver_id))
+	if (kt_raw_init(ctx))
 		t_bail("driver id");
 
 	api_errors();

@@ -285,7 +285,7 @@ int main(int argc, char **argv)
 		ibv_free_contig_mr(mr);
 	else if (errno != EOPNOTSUPP || require)
 		t_bail("CONTIG 4 KiB: %s", strerrorname_np(errno));
-	t_diag("the kernel %s UVERBS_METHOD_ALLOC_CONTIG_MR",
+	t_diag("the kernel %s UVERBS_OBJECT_CONTIG_BUF",
 	       have_method ? "has" : "lacks");
 	if (!have_method) {
 		mr = ibv_alloc_contig_mr(pd, 4096, RW_ACCESS);

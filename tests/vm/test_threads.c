@@ -107,7 +107,7 @@ int main(int argc, char **argv)
 		t_bail("ibv_alloc_pd: %s", strerror(errno));
 	mr = ibv_alloc_contig_mr(pd, 4096, 0);
 	if (!mr && errno == EOPNOTSUPP && !require)
-		t_skip_all("kernel without UVERBS_METHOD_ALLOC_CONTIG_MR");
+		t_skip_all("kernel without UVERBS_OBJECT_CONTIG_BUF");
 	if (!mr)
 		t_bail("ibv_alloc_contig_mr: %s", strerrorname_np(errno));
 	ibv_free_contig_mr(mr);
