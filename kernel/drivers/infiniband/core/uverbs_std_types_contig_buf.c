@@ -5,8 +5,9 @@
  * UVERBS_OBJECT_CONTIG_BUF: physically contiguous, zeroed memory for user
  * space, accounted like locked memory for as long as it exists.
  *
- * The buffer is allocated with alloc_contig_pages() and handed to user space
- * as a file descriptor to mmap(). Nothing here registers memory: MRs are
+ * The buffer comes from the buddy allocator up to MAX_ORDER - 1 pages and
+ * from alloc_contig_pages() beyond, and is handed to user space as a file
+ * descriptor to mmap(). Nothing here registers memory: MRs are
  * registered over the mapping through the ordinary MR path, where
  * ib_umem_find_best_pgsz() sees contiguous, aligned memory and picks large
  * device pages by itself.
@@ -143,32 +144,58 @@ static void contig_buf_put(struct contig_buf *buf)
 }
 
 /*
- * GFP_KERNEL limits the search to the zones up to ZONE_NORMAL, so
- * ZONE_MOVABLE is never used, and the MIGRATE_MOVABLE isolation refuses CMA
- * pageblocks: the pages can be pinned with FOLL_LONGTERM without being
- * migrated. __GFP_RETRY_MAYFAIL makes a memcg over its limit fail the
- * charge after reclaim instead of OOM-killing; __GFP_NOWARN keeps a user's
- * failed request out of the kernel log.
+ * GFP_KERNEL keeps the pages out of ZONE_MOVABLE and CMA areas (the buddy
+ * allocator serves unmovable requests from neither, and the
+ * MIGRATE_MOVABLE isolation of alloc_contig_pages() refuses CMA
+ * pageblocks): the pages can be pinned with FOLL_LONGTERM without being
+ * migrated. __GFP_ACCOUNT charges them to the memory cgroup, and
+ * __GFP_RETRY_MAYFAIL makes a memcg at its limit fail after reclaim instead
+ * of OOM-killing; __GFP_NOWARN keeps a user's failed request out of the
+ * kernel log.
  */
+#define CONTIG_BUF_GFP	(GFP_KERNEL_ACCOUNT | __GFP_NOWARN | __GFP_RETRY_MAYFAIL)
+
+/*
+ * Up to MAX_ORDER - 1 the buddy allocator has a naturally aligned block at
+ * hand: no isolation, no migration, no system-wide drain, and no pageblock
+ * that later contiguous allocations must give up for the one unmovable page
+ * a small buffer would leave in it. The excess of the block is given back.
+ */
+static struct page *contig_buf_alloc_buddy(unsigned long npages, int nid,
+					   nodemask_t *nodemask)
+{
+	unsigned int order = order_base_2(npages);
+	struct page *page;
+	unsigned long i;
+
+	page = __alloc_pages(CONTIG_BUF_GFP, order, nid, nodemask);
+	if (!page)
+		return NULL;
+	split_page(page, order);
+	for (i = npages; i < 1UL << order; i++)
+		__free_page(page + i);
+	return page;
+}
+
 static struct page *contig_buf_alloc_pages(unsigned long npages, int nid,
 					   nodemask_t *nodemask, int *err)
 {
-#ifdef CONFIG_CONTIG_ALLOC
-	struct page *page;
+	struct page *page = NULL;
 
+	*err = -ENOMEM;
+	if (order_base_2(npages) < MAX_ORDER)
+		return contig_buf_alloc_buddy(npages, nid, nodemask);
+#ifdef CONFIG_CONTIG_ALLOC
 	if (mutex_lock_killable(&contig_buf_alloc_lock)) {
 		*err = -EINTR;
 		return NULL;
 	}
-	page = alloc_contig_pages(npages, GFP_KERNEL_ACCOUNT | __GFP_NOWARN |
-				  __GFP_RETRY_MAYFAIL, nid, nodemask);
+	page = alloc_contig_pages(npages, CONTIG_BUF_GFP, nid, nodemask);
 	mutex_unlock(&contig_buf_alloc_lock);
-	*err = -ENOMEM;
-	return page;
-#else
-	*err = -EOPNOTSUPP;
-	return NULL;
+	if (!page && fatal_signal_pending(current))
+		*err = -EINTR;
 #endif
+	return page;
 }
 
 static int contig_buf_zero(unsigned long pfn, unsigned long npages)
