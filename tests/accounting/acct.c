@@ -152,21 +152,30 @@ int acct_reap(pid_t pid, double timeout_s)
 	return -1;
 }
 
-bool acct_alive(pid_t pid)
+/* The start of a small file as a string; false when there is nothing. */
+static bool read_small(const char *path, char *buf, size_t size)
 {
-	char path[64], buf[256], *p;
 	ssize_t n;
 	int fd;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return false;
-	n = read(fd, buf, sizeof(buf) - 1);
+	n = read(fd, buf, size - 1);
 	close(fd);
 	if (n <= 0)
 		return false;
 	buf[n] = '\0';
+	return true;
+}
+
+bool acct_alive(pid_t pid)
+{
+	char path[64], buf[256], *p;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if (!read_small(path, buf, sizeof(buf)))
+		return false;
 	/* "pid (comm) S ...": the state follows the last ')'. */
 	p = strrchr(buf, ')');
 	return p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
@@ -210,6 +219,40 @@ struct ibv_context *acct_open_device(void)
 	return ctx;
 }
 
+int acct_open(struct ibv_context **ctx, struct ibv_pd **pd, char *why,
+	      size_t why_size)
+{
+	int ret;
+
+	*pd = NULL;
+	*ctx = acct_open_device();
+	if (!*ctx) {
+		snprintf(why, why_size, "opening the device: %s",
+			 strerror(errno));
+		return -1;
+	}
+	*pd = ibv_alloc_pd(*ctx);
+	if (!*pd) {
+		snprintf(why, why_size, "ibv_alloc_pd: %s", strerror(errno));
+		goto err_close;
+	}
+	ret = kt_raw_init(*ctx);
+	if (ret) {
+		snprintf(why, why_size, "the device's driver id: %s",
+			 strerrorname_np(ret));
+		goto err_dealloc;
+	}
+	return 0;
+
+err_dealloc:
+	ibv_dealloc_pd(*pd);
+	*pd = NULL;
+err_close:
+	ibv_close_device(*ctx);
+	*ctx = NULL;
+	return -1;
+}
+
 int acct_buf_alloc(struct ibv_pd *pd, size_t length, int numa_node,
 		   uint32_t flags, struct ibv_contig_buf **buf)
 {
@@ -237,17 +280,9 @@ static bool word_in_file(const char *path, const char *word)
 {
 	char buf[512], *tok, *save;
 	bool found = false;
-	ssize_t n;
-	int fd;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (!read_small(path, buf, sizeof(buf)))
 		return false;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return false;
-	buf[n] = '\0';
 	for (tok = strtok_r(buf, " \n", &save); tok && !found;
 	     tok = strtok_r(NULL, " \n", &save))
 		found = !strcmp(tok, word);

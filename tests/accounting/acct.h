@@ -86,6 +86,14 @@ void *acct_shared(size_t size);
 struct ibv_context *acct_open_device(void);
 
 /*
+ * acct_open_device(), a PD on it and the driver id of the raw commands
+ * (kt_raw_init()). 0, or -1 with the step that failed written to why and
+ * nothing left open.
+ */
+int acct_open(struct ibv_context **ctx, struct ibv_pd **pd, char *why,
+	      size_t why_size);
+
+/*
  * ibv_alloc_contig_buf() with the kernel back end only
  * (IBV_CONTIG_MR_POLICY_CONTIG): numa_node < 0 names none, flags are
  * IBV_CONTIG_MR_*. 0 or a positive errno.

@@ -100,15 +100,8 @@ static void allocator(struct acct_link *l, void *arg)
 	if (acct_wait(l) != CMD_GO)
 		return;
 	/* Everything from here on is charged to the group. */
-	ctx = acct_open_device();
-	if (ctx)
-		pd = ibv_alloc_pd(ctx);
-	if (!pd)
-		snprintf(rep->setup, sizeof(rep->setup), "device/PD: %s",
-			 strerror(errno));
-	else if ((rep->err = kt_raw_init(ctx)))
-		snprintf(rep->setup, sizeof(rep->setup), "driver id: %s",
-			 strerrorname_np(rep->err));
+	if (acct_open(&ctx, &pd, rep->setup, sizeof(rep->setup)))
+		rep->err = ENODEV;
 	acct_ack(l);
 	while ((cmd = acct_wait(l)) >= 0 && cmd != CMD_EXIT) {
 		rep->err = 0;

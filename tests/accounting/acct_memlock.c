@@ -187,20 +187,7 @@ static int become(const struct job *j)
 static int open_dev(struct report *r, struct ibv_context **ctx,
 		    struct ibv_pd **pd)
 {
-	*pd = NULL;
-	*ctx = acct_open_device();
-	if (!*ctx) {
-		SETUP_FAIL(r, "opening the device: %s", strerror(errno));
-		return -1;
-	}
-	*pd = ibv_alloc_pd(*ctx);
-	if (!*pd) {
-		SETUP_FAIL(r, "ibv_alloc_pd: %s", strerror(errno));
-		ibv_close_device(*ctx);
-		*ctx = NULL;
-		return -1;
-	}
-	return 0;
+	return acct_open(ctx, pd, r->setup, sizeof(r->setup));
 }
 
 /*
@@ -394,12 +381,6 @@ static void alloc_worker(struct acct_link *l, void *arg)
 
 	if (become(j) || open_dev(r, &ctx, &pd))
 		goto out;
-	ret = kt_raw_init(ctx);
-	if (ret) {
-		SETUP_FAIL(r, "the device's driver id: %s",
-			   strerrorname_np(ret));
-		goto out;
-	}
 	r->head_err = -1;
 	if (j->head) {
 		r->head_err = alloc_one(j, ctx, pd, j->head, &h);
@@ -654,16 +635,9 @@ static void mr_fits_worker(struct acct_link *l, void *arg)
 	struct ibv_pd *pd;
 	struct kt_buf b, c;
 	uint8_t *page;
-	int ret;
 
 	if (become(j) || open_dev(r, &ctx, &pd))
 		goto out;
-	ret = kt_raw_init(ctx);
-	if (ret) {
-		SETUP_FAIL(r, "the device's driver id: %s",
-			   strerrorname_np(ret));
-		goto out;
-	}
 	mr = ibv_alloc_contig_mr(pd, BIG, KT_ACCESS_ALL);
 	r->err[0] = mr ? 0 : errno;
 	acct_ack(l);

@@ -472,7 +472,8 @@ static void test_full_node(void)
 
 int main(void)
 {
-	int i, ret;
+	char why[128];
+	int i;
 
 	if (geteuid())
 		t_skip_all("needs root (run in the guest)");
@@ -486,13 +487,8 @@ int main(void)
 		       node_meminfo_kb(i, "MemTotal"), cpu_of_node[i]);
 	}
 	pin(cpu_of_node[0]);
-	ctx = t_open_device(NULL);
-	pd = ibv_alloc_pd(ctx);
-	if (!pd)
-		t_bail("ibv_alloc_pd: %s", strerror(errno));
-	ret = kt_raw_init(ctx);
-	if (ret)
-		t_bail("driver id: %s", strerrorname_np(ret));
+	if (acct_open(&ctx, &pd, why, sizeof(why)))
+		t_bail("%s", why);
 
 	test_default();
 	test_bind();

@@ -94,15 +94,9 @@ static int take(struct holdings *h)
 
 	memset(h, 0, sizeof(*h));
 	h->raw.fd = -1;
-	h->ctx = acct_open_device();
-	if (!h->ctx || !(h->pd = ibv_alloc_pd(h->ctx))) {
-		snprintf(rep->setup, sizeof(rep->setup), "device/PD: %s",
-			 strerror(errno));
+	if (acct_open(&h->ctx, &h->pd, rep->setup, sizeof(rep->setup)))
 		return -1;
-	}
-	ret = kt_raw_init(h->ctx);
-	if (!ret)
-		ret = kt_buf_new(h->ctx, BIG, &h->raw);
+	ret = kt_buf_new(h->ctx, BIG, &h->raw);
 	if (!ret)
 		ret = kt_buf_drop_fd(&h->raw);
 	if (!ret && !(h->raw_mr = ibv_reg_mr(h->pd, h->raw.addr, BIG,
@@ -425,17 +419,13 @@ static void test_race(void)
 	struct ibv_contig_buf *probe;
 	struct sigaction sa;
 	int fds0, fds1, contig0, contig1, ret;
+	char why[128];
 	long long base;
 	unsigned int i;
 	double t0;
 
-	ctx = t_open_device(NULL);
-	pd = ibv_alloc_pd(ctx);
-	if (!pd)
-		t_bail("ibv_alloc_pd: %s", strerror(errno));
-	ret = kt_raw_init(ctx);
-	if (ret)
-		t_bail("driver id: %s", strerrorname_np(ret));
+	if (acct_open(&ctx, &pd, why, sizeof(why)))
+		t_bail("%s", why);
 	no_access = mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS,
 			 -1, 0);
 	if (no_access == MAP_FAILED)
