@@ -112,23 +112,28 @@ static void contig_buf_show_locked(struct mm_struct *mm, long npages)
 	mmap_write_unlock(mm);
 }
 
-static void contig_buf_release(struct kref *ref)
+/*
+ * Drop the allocation's own reference on every page. A page still pinned
+ * by the umem of a live MR is freed by its last unpin, and stays charged to
+ * the memcg until then; its pin is accounted to that MR (pinned_vm).
+ * free_contig_range() is not used because it WARNs about such pages.
+ */
+static void contig_buf_put_pages(unsigned long pfn, unsigned long npages)
 {
-	struct contig_buf *buf = container_of(ref, struct contig_buf, ref);
 	unsigned long i;
 
-	/*
-	 * Drop the allocation's own reference on every page. A page still
-	 * pinned by the umem of a live MR is freed by its last unpin, and
-	 * stays charged to the memcg until then; its pin is accounted to
-	 * that MR (pinned_vm). free_contig_range() is not used because it
-	 * WARNs about such pages.
-	 */
-	for (i = 0; i < buf->npages; i++) {
-		put_page(pfn_to_page(buf->pfn + i));
+	for (i = 0; i < npages; i++) {
+		put_page(pfn_to_page(pfn + i));
 		if (!((i + 1) % CONTIG_BUF_RESCHED_PAGES))
 			cond_resched();
 	}
+}
+
+static void contig_buf_release(struct kref *ref)
+{
+	struct contig_buf *buf = container_of(ref, struct contig_buf, ref);
+
+	contig_buf_put_pages(buf->pfn, buf->npages);
 	contig_buf_show_locked(buf->mm, -(long)buf->npages);
 	mmdrop(buf->mm);
 	if (buf->user) {
@@ -213,17 +218,6 @@ static int contig_buf_zero(unsigned long pfn, unsigned long npages)
 	return 0;
 }
 
-static void contig_buf_free_range(unsigned long pfn, unsigned long npages)
-{
-	unsigned long i;
-
-	for (i = 0; i < npages; i++) {
-		__free_page(pfn_to_page(pfn + i));
-		if (!((i + 1) % CONTIG_BUF_RESCHED_PAGES))
-			cond_resched();
-	}
-}
-
 /**
  * contig_buf_create() - charge, allocate and zero a contiguous buffer
  * @npages: number of pages
@@ -265,7 +259,7 @@ static struct contig_buf *contig_buf_create(unsigned long npages, int nid,
 
 	ret = contig_buf_zero(buf->pfn, npages);
 	if (ret)
-		goto err_free_range;
+		goto err_put_pages;
 
 	kref_init(&buf->ref);
 	buf->mm = current->mm;
@@ -273,8 +267,8 @@ static struct contig_buf *contig_buf_create(unsigned long npages, int nid,
 	contig_buf_show_locked(buf->mm, npages);
 	return buf;
 
-err_free_range:
-	contig_buf_free_range(buf->pfn, npages);
+err_put_pages:
+	contig_buf_put_pages(buf->pfn, npages);
 err_uncharge_user:
 	if (buf->user)
 		atomic_long_sub(npages, &buf->user->locked_vm);
