@@ -1,8 +1,13 @@
 # Builds ${CONTIG_MR_UAPI_DIR}/rdma/*.h: the uapi headers the kernel series
 # changes, taken from the installed copies and patched with the series' own
 # uapi patch. Include it with target_link_libraries(... contig_mr_uapi).
-set(CONTIG_MR_UAPI_PATCH
-    ${PROJECT_SOURCE_DIR}/kernel/patches/0003-RDMA-uverbs-add-the-CONTIG_BUF-object-to-the-uapi.patch)
+# Found by its subject, so that the series can be reordered.
+file(GLOB CONTIG_MR_UAPI_PATCH CONFIGURE_DEPENDS
+     ${PROJECT_SOURCE_DIR}/kernel/patches/*-RDMA-uverbs-add-the-CONTIG_BUF-object-to-the-uapi.patch)
+list(LENGTH CONTIG_MR_UAPI_PATCH n)
+if(NOT n EQUAL 1)
+  message(FATAL_ERROR "kernel/patches: expected one uapi patch, found '${CONTIG_MR_UAPI_PATCH}'")
+endif()
 set(CONTIG_MR_UAPI_DIR ${PROJECT_BINARY_DIR}/uapi)
 set(uapi_headers ib_user_ioctl_cmds.h ib_user_ioctl_verbs.h)
 

@@ -39,7 +39,9 @@ static bool response_ok(const struct cmr_request *req,
 
 	return out->fd >= 0 && out->length >= req->length &&
 	       !(out->length % page) && out->length <= CMR_MAX_LENGTH &&
-	       pow2(out->alignment);
+	       pow2(out->alignment) && out->extent_size &&
+	       !(out->extent_size % page) && out->extent_size <= out->length &&
+	       (out->extent_size == out->length || pow2(out->extent_size));
 }
 
 static int kc_alloc(const struct cmr_backend *be,
@@ -56,6 +58,7 @@ static int kc_alloc(const struct cmr_backend *be,
 		.length = req->length,
 		.numa_node = req->numa_node >= 0 ? req->numa_node : -1,
 		.flags = req->node_strict ? IB_UVERBS_CONTIG_BUF_NODE_STRICT : 0,
+		.min_extent = req->min_extent,
 	};
 	struct cmr_buf_alloc_out out;
 	struct cmr_ioctl_cmd cmd;
@@ -91,7 +94,7 @@ static int kc_alloc(const struct cmr_backend *be,
 	buf->pub.addr = addr;
 	buf->pub.length = out.length;
 	buf->backend = be;
-	buf->contig_extent = out.length;
+	buf->contig_extent = out.extent_size;
 	buf->alignment = out.alignment;
 	buf->numa_node = out.numa_node < CMR_MAX_NUMA_NODES ?
 				 (int)out.numa_node : -1;

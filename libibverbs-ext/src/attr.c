@@ -47,6 +47,12 @@ int cmr_check_request(struct ibv_pd *pd, size_t length,
 		if (attr->policy > IBV_CONTIG_MR_POLICY_HUGE)
 			return EINVAL;
 	}
+	/* The kernel also refuses one below its page size. */
+	if (attr->comp_mask & IBV_CONTIG_MR_ATTR_MIN_EXTENT) {
+		if (attr->min_extent < 4096 ||
+		    (attr->min_extent & (attr->min_extent - 1)))
+			return EINVAL;
+	}
 	return 0;
 }
 
@@ -128,6 +134,9 @@ int cmr_build_request(struct ibv_pd *pd, size_t length,
 	req->length = length;
 	req->node_strict = attr && (attr->comp_mask & IBV_CONTIG_MR_ATTR_FLAGS) &&
 			   (attr->flags & IBV_CONTIG_MR_NODE_STRICT);
+	req->min_extent = 0;
+	if (attr && (attr->comp_mask & IBV_CONTIG_MR_ATTR_MIN_EXTENT))
+		req->min_extent = attr->min_extent;
 	req->numa_node = CMR_NODE_DEFAULT;
 	if (attr && (attr->comp_mask & IBV_CONTIG_MR_ATTR_NUMA_NODE))
 		req->numa_node = attr->numa_node;

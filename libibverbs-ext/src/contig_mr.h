@@ -32,7 +32,7 @@
 
 #define CMR_ATTR_MASK_ALL                                                      \
 	(IBV_CONTIG_MR_ATTR_NUMA_NODE | IBV_CONTIG_MR_ATTR_FLAGS |             \
-	 IBV_CONTIG_MR_ATTR_POLICY)
+	 IBV_CONTIG_MR_ATTR_POLICY | IBV_CONTIG_MR_ATTR_MIN_EXTENT)
 #define CMR_FLAGS_ALL (IBV_CONTIG_MR_NODE_STRICT)
 #define CMR_INFO_MASK_ALL                                                      \
 	(IBV_CONTIG_MR_INFO_DEVICE_PAGES | IBV_CONTIG_MR_INFO_NUMA_NODE)
@@ -52,6 +52,7 @@ struct cmr_request {
 	int numa_node;		/* >= 0, -1: no preference, or
 				 * CMR_NODE_DEFAULT: none given */
 	bool node_strict;
+	uint64_t min_extent;	/* 0: one range only */
 	enum ibv_contig_mr_policy policy; /* never _DEFAULT */
 };
 

@@ -74,6 +74,9 @@ void cmr_encode_buf_alloc(struct cmr_ioctl_cmd *cmd, uint32_t driver_id,
 			    (uint32_t)in->numa_node);
 	if (in->flags)
 		attr_in_u32(cmd, UVERBS_ATTR_ALLOC_CONTIG_BUF_FLAGS, in->flags);
+	if (in->min_extent)
+		attr_in_u64(cmd, UVERBS_ATTR_ALLOC_CONTIG_BUF_MIN_EXTENT,
+			    in->min_extent);
 
 	attr_out(cmd, UVERBS_ATTR_ALLOC_CONTIG_BUF_RESP_FD, &out->fd,
 		 sizeof(out->fd));
@@ -83,6 +86,8 @@ void cmr_encode_buf_alloc(struct cmr_ioctl_cmd *cmd, uint32_t driver_id,
 		 &out->alignment, sizeof(out->alignment));
 	attr_out(cmd, UVERBS_ATTR_ALLOC_CONTIG_BUF_RESP_NUMA_NODE,
 		 &out->numa_node, sizeof(out->numa_node));
+	attr_out(cmd, UVERBS_ATTR_ALLOC_CONTIG_BUF_RESP_EXTENT_SIZE,
+		 &out->extent_size, sizeof(out->extent_size));
 }
 
 void cmr_decode_buf_alloc(const struct cmr_ioctl_cmd *cmd,

@@ -32,6 +32,7 @@ struct cmr_buf_alloc_in {
 	uint64_t length;
 	int32_t numa_node;	/* < 0: the attribute is left out */
 	uint32_t flags;		/* IB_UVERBS_CONTIG_BUF_*; 0: left out */
+	uint64_t min_extent;	/* 0: left out */
 };
 
 /* RESP_NUMA_NODE is optional: out->numa_node keeps this when not written. */
@@ -48,6 +49,7 @@ struct cmr_buf_alloc_out {
 	uint64_t length;	/* LENGTH rounded up to pages */
 	uint64_t alignment;	/* natural alignment of the physical start */
 	uint32_t numa_node;	/* node the memory came from */
+	uint64_t extent_size;	/* bytes in each extent but the last */
 };
 
 /*

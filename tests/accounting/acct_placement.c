@@ -3,7 +3,7 @@
  * acct_placement: contiguous buffers are placed by the task's mempolicy
  * and cpuset, explicit nodes outside the allowed set are refused, and
  * NODE_STRICT keeps a buffer on its node. The guest half of the host test
- * acct_placement.sh, which boots a guest with two NUMA nodes; on a guest
+ * tests/harness/guest_test.sh, which boots a guest with two NUMA nodes; on a guest
  * with one node it skips.
  *
  * The test runs on a CPU of node 0, so that only the policy can send
@@ -33,7 +33,7 @@
  * Every case runs through the raw ioctl, the main ones through the
  * library as well.
  *
- *   acct_placement       (in a guest with two nodes: acct_placement.sh)
+ *   acct_placement       (in a guest with two nodes: guest_test.sh)
  */
 #define _GNU_SOURCE
 #include <errno.h>

@@ -25,6 +25,37 @@ static struct ibv_pd fake_pd = { .context = &fake_ctx, .handle = 1 };
 					     .flags = (fl),                    \
 					     .policy = (pol) })
 
+static void test_min_extent(void)
+{
+	static const struct {
+		uint64_t v;
+		int want;
+	} cases[] = {
+		{ 0, EINVAL }, { 1, EINVAL }, { 2048, EINVAL },
+		{ 4096, 0 }, { 4097, EINVAL }, { 3 << 20, EINVAL },
+		{ 1 << 30, 0 }, { UINT64_C(1) << 63, 0 }, { UINT64_MAX, EINVAL },
+	};
+	struct ibv_alloc_contig_mr_attr a = {
+		.comp_mask = IBV_CONTIG_MR_ATTR_MIN_EXTENT,
+	};
+	struct cmr_request req;
+	unsigned int i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		a.min_extent = cases[i].v;
+		t_errno_is(cmr_check_request(&fake_pd, 4096, &a), cases[i].want,
+			   "min_extent 0x%llx", (unsigned long long)cases[i].v);
+	}
+	a.min_extent = 1 << 30;
+	t_ok(!cmr_build_request(&fake_pd, 4096, &a, "CONTIG", &req) &&
+		     req.min_extent == 1 << 30,
+	     "min_extent reaches the request");
+	a.comp_mask = 0;
+	t_ok(!cmr_build_request(&fake_pd, 4096, &a, "CONTIG", &req) &&
+		     !req.min_extent,
+	     "min_extent ignored without its comp_mask bit");
+}
+
 static void test_check_request(void)
 {
 	struct ibv_pd no_ctx = { 0 };
@@ -46,8 +77,8 @@ static void test_check_request(void)
 
 	t_errno_is(cmr_check_request(&fake_pd, 4096, A(0, 99, 99, 99)), 0,
 		   "attr fields ignored without their comp_mask bit");
-	t_errno_is(cmr_check_request(&fake_pd, 4096, A(1u << 3, 0, 0, 0)),
-		   EINVAL, "unknown comp_mask bit 3");
+	t_errno_is(cmr_check_request(&fake_pd, 4096, A(1u << 4, 0, 0, 0)),
+		   EINVAL, "unknown comp_mask bit 4");
 	t_errno_is(cmr_check_request(&fake_pd, 4096, A(1u << 31, 0, 0, 0)),
 		   EINVAL, "unknown comp_mask bit 31");
 	t_errno_is(cmr_check_request(&fake_pd, 4096,
@@ -76,6 +107,7 @@ static void test_check_request(void)
 				     A(IBV_CONTIG_MR_ATTR_POLICY, 0, 0,
 				       IBV_CONTIG_MR_POLICY_HUGE + 1)),
 		   EINVAL, "unknown policy");
+	test_min_extent();
 }
 
 static void test_check_access(void)

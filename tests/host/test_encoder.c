@@ -60,8 +60,10 @@ static void test_layout(void)
 		     UVERBS_ATTR_ALLOC_CONTIG_BUF_RESP_FD == 4 &&
 		     UVERBS_ATTR_ALLOC_CONTIG_BUF_RESP_LENGTH == 5 &&
 		     UVERBS_ATTR_ALLOC_CONTIG_BUF_RESP_ALIGNMENT == 6 &&
-		     UVERBS_ATTR_ALLOC_CONTIG_BUF_RESP_NUMA_NODE == 7,
-	     "ALLOC attribute ids 0..7 in the contract's order");
+		     UVERBS_ATTR_ALLOC_CONTIG_BUF_RESP_NUMA_NODE == 7 &&
+		     UVERBS_ATTR_ALLOC_CONTIG_BUF_MIN_EXTENT == 8 &&
+		     UVERBS_ATTR_ALLOC_CONTIG_BUF_RESP_EXTENT_SIZE == 9,
+	     "ALLOC attribute ids 0..9 in the contract's order");
 	t_ok(UVERBS_ATTR_FREE_CONTIG_BUF_HANDLE == 0, "FREE handle is id 0");
 	t_ok(IB_UVERBS_CONTIG_BUF_NODE_STRICT == 1, "NODE_STRICT is bit 0");
 }
@@ -80,7 +82,10 @@ static void check_outputs(const struct cmr_ioctl_cmd *cmd, unsigned int p,
 	check_attr(cmd, p++, UVERBS_ATTR_ALLOC_CONTIG_BUF_RESP_NUMA_NODE, 4,
 		   (uintptr_t)&out->numa_node,
 		   "RESP_NUMA_NODE (u32) -> out.numa_node");
-	t_ok(p == cmd->hdr.num_attrs, "nothing after RESP_NUMA_NODE");
+	check_attr(cmd, p++, UVERBS_ATTR_ALLOC_CONTIG_BUF_RESP_EXTENT_SIZE, 8,
+		   (uintptr_t)&out->extent_size,
+		   "RESP_EXTENT_SIZE (u64) -> out.extent_size");
+	t_ok(p == cmd->hdr.num_attrs, "nothing after RESP_EXTENT_SIZE");
 }
 
 static void test_alloc_full(void)
@@ -89,6 +94,7 @@ static void test_alloc_full(void)
 		.length = 0x123456789ull,
 		.numa_node = 1,
 		.flags = IB_UVERBS_CONTIG_BUF_NODE_STRICT,
+		.min_extent = 1ull << 30,
 	};
 	struct cmr_buf_alloc_out out;
 	struct cmr_ioctl_cmd cmd;
@@ -101,9 +107,9 @@ static void test_alloc_full(void)
 	t_ok(cmd.hdr.object_id == UVERBS_OBJECT_CONTIG_BUF &&
 		     cmd.hdr.method_id == UVERBS_METHOD_CONTIG_BUF_ALLOC,
 	     "header: object CONTIG_BUF, method ALLOC");
-	t_ok(cmd.hdr.num_attrs == 8, "header: 8 attributes (got %u)",
+	t_ok(cmd.hdr.num_attrs == 10, "header: 10 attributes (got %u)",
 	     cmd.hdr.num_attrs);
-	t_ok(cmd.hdr.length == HDR_LEN + 8 * ATTR_LEN,
+	t_ok(cmd.hdr.length == HDR_LEN + 10 * ATTR_LEN,
 	     "header: length %u covers header and attributes", cmd.hdr.length);
 	t_ok(cmd.hdr.driver_id == RDMA_DRIVER_RXE, "header: driver id");
 	t_ok(cmd.hdr.reserved1 == 0 && cmd.hdr.reserved2 == 0,
@@ -121,6 +127,8 @@ static void test_alloc_full(void)
 		   "NUMA_NODE (inline u32)");
 	check_attr(&cmd, p++, UVERBS_ATTR_ALLOC_CONTIG_BUF_FLAGS, 4,
 		   IB_UVERBS_CONTIG_BUF_NODE_STRICT, "FLAGS (inline u32)");
+	check_attr(&cmd, p++, UVERBS_ATTR_ALLOC_CONTIG_BUF_MIN_EXTENT, 8,
+		   1ull << 30, "MIN_EXTENT (inline u64)");
 	check_outputs(&cmd, p, &out);
 
 	/* What the kernel does on success: the new handle into data. */
@@ -138,9 +146,11 @@ static void test_alloc_optional(void)
 	struct cmr_ioctl_cmd cmd;
 
 	cmr_encode_buf_alloc(&cmd, 5, &in, &out);
-	t_ok(cmd.hdr.num_attrs == 6 &&
-		     cmd.hdr.length == HDR_LEN + 6 * ATTR_LEN,
-	     "no node, no flags: 6 attributes");
+	t_ok(cmd.hdr.num_attrs == 7 &&
+		     cmd.hdr.length == HDR_LEN + 7 * ATTR_LEN,
+	     "no node, no flags, no minimum extent: 7 attributes");
+	t_ok(!find(&cmd, UVERBS_ATTR_ALLOC_CONTIG_BUF_MIN_EXTENT),
+	     "min_extent 0: MIN_EXTENT left out (one range only)");
 	t_ok(!find(&cmd, UVERBS_ATTR_ALLOC_CONTIG_BUF_NUMA_NODE),
 	     "numa_node -1: NUMA_NODE left out (kernel picks)");
 	t_ok(!find(&cmd, UVERBS_ATTR_ALLOC_CONTIG_BUF_FLAGS),
@@ -163,7 +173,7 @@ static void test_alloc_optional(void)
 	     "numa_node 0 is sent as 0");
 	in.numa_node = -1;
 	cmr_encode_buf_alloc(&cmd, 5, &in, &out);
-	t_ok(cmd.hdr.num_attrs == 7 &&
+	t_ok(cmd.hdr.num_attrs == 8 &&
 		     !find(&cmd, UVERBS_ATTR_ALLOC_CONTIG_BUF_NUMA_NODE) &&
 		     find(&cmd, UVERBS_ATTR_ALLOC_CONTIG_BUF_FLAGS),
 	     "NODE_STRICT without a node: FLAGS only (the kernel's node)");

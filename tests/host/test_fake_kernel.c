@@ -60,6 +60,7 @@ enum fake_mode {
 	FAKE_SHORT,		/* length below the request */
 	FAKE_ODD_LENGTH,	/* length not a page multiple */
 	FAKE_BAD_ALIGN,		/* alignment not a power of two */
+	FAKE_BAD_EXTENT,	/* extent neither the length nor a power of 2 */
 	/* Succeed with a descriptor that cannot be mapped: */
 	FAKE_UNMAPPABLE,
 };
@@ -165,7 +166,7 @@ static int fake_alloc(struct ib_uverbs_ioctl_hdr *hdr)
 {
 	struct ib_uverbs_attr *h, *len_a;
 	struct fake_obj *obj = NULL;
-	uint64_t len, maplen, align;
+	uint64_t len, maplen, align, extent;
 	unsigned int i;
 	int fd, ret = 0;
 
@@ -191,6 +192,7 @@ static int fake_alloc(struct ib_uverbs_ioctl_hdr *hdr)
 	align = pow2_ceil(maplen);
 	if (align > FAKE_ALIGN)
 		align = FAKE_ALIGN;
+	extent = maplen;
 
 	for (i = 0; i < MAX_OBJS && !obj; i++)
 		if (!fk.objs[i].live)
@@ -220,6 +222,9 @@ static int fake_alloc(struct ib_uverbs_ioctl_hdr *hdr)
 	case FAKE_BAD_ALIGN:
 		align = 3 * 4096;
 		break;
+	case FAKE_BAD_EXTENT:
+		extent = maplen > 3 * 4096 ? 3 * 4096 : 0;
+		break;
 	default:
 		break;
 	}
@@ -232,6 +237,9 @@ static int fake_alloc(struct ib_uverbs_ioctl_hdr *hdr)
 	ret |= out_u64(attr_of(hdr,
 			       UVERBS_ATTR_ALLOC_CONTIG_BUF_RESP_ALIGNMENT),
 		       align);
+	ret |= out_u64(attr_of(hdr,
+			       UVERBS_ATTR_ALLOC_CONTIG_BUF_RESP_EXTENT_SIZE),
+		       extent);
 	if (fk.mode != FAKE_NO_NODE)
 		ret |= out_u32(attr_of(hdr,
 				       UVERBS_ATTR_ALLOC_CONTIG_BUF_RESP_NUMA_NODE),
@@ -955,6 +963,8 @@ static void test_errors(void)
 		   "an answer whose length is not whole pages");
 	bad_answer(FAKE_BAD_ALIGN, EPROTO,
 		   "an answer whose alignment is not a power of two");
+	bad_answer(FAKE_BAD_EXTENT, EPROTO,
+		   "an answer whose extent is neither the length nor a power of two");
 	bad_answer(FAKE_UNMAPPABLE, ENODEV,
 		   "a descriptor mmap() refuses (ENODEV passed on)");
 

@@ -75,6 +75,17 @@ uint64_t kt_pow2_ceil(uint64_t v)
 	return p;
 }
 
+uint64_t kt_pow2_floor(uint64_t v)
+{
+	uint64_t p = 1;
+
+	if (!v)
+		return 0;
+	while (p <= v / 2)
+		p <<= 1;
+	return p;
+}
+
 uint64_t kt_lowbit(uint64_t v)
 {
 	return v & (~v + 1);
@@ -94,21 +105,16 @@ uint32_t kt_raw_driver_id(void)
 	return kt_driver_id;
 }
 
-int kt_raw_alloc(struct ibv_context *ctx, uint64_t length, int32_t numa_node,
-		 uint32_t flags, struct kt_buf *b)
+int kt_raw_alloc_in(struct ibv_context *ctx, const struct cmr_buf_alloc_in *in,
+		    struct kt_buf *b)
 {
-	struct cmr_buf_alloc_in in = {
-		.length = length,
-		.numa_node = numa_node,
-		.flags = flags,
-	};
 	struct cmr_buf_alloc_out out;
 	struct cmr_ioctl_cmd cmd;
 	int ret;
 
 	memset(b, 0, sizeof(*b));
 	b->fd = -1;
-	cmr_encode_buf_alloc(&cmd, kt_driver_id, &in, &out);
+	cmr_encode_buf_alloc(&cmd, kt_driver_id, in, &out);
 	ret = cmr_ioctl(ctx->cmd_fd, &cmd);
 	if (ret)
 		return ret;
@@ -120,7 +126,20 @@ int kt_raw_alloc(struct ibv_context *ctx, uint64_t length, int32_t numa_node,
 	b->length = out.length;
 	b->alignment = out.alignment;
 	b->numa_node = out.numa_node;
+	b->extent_size = out.extent_size;
 	return 0;
+}
+
+int kt_raw_alloc(struct ibv_context *ctx, uint64_t length, int32_t numa_node,
+		 uint32_t flags, struct kt_buf *b)
+{
+	struct cmr_buf_alloc_in in = {
+		.length = length,
+		.numa_node = numa_node,
+		.flags = flags,
+	};
+
+	return kt_raw_alloc_in(ctx, &in, b);
 }
 
 int kt_raw_free(struct ibv_context *ctx, uint32_t handle)

@@ -39,6 +39,8 @@ int kt_parse_size(const char *s, uint64_t *out);
 const char *kt_size_str(uint64_t v, char *buf, size_t size);
 
 uint64_t kt_pow2_ceil(uint64_t v);
+/* Largest power of two <= v; 0 for 0. */
+uint64_t kt_pow2_floor(uint64_t v);
 /* Largest power of two dividing v (v != 0). */
 uint64_t kt_lowbit(uint64_t v);
 
@@ -59,6 +61,7 @@ struct kt_buf {
 	uint64_t length;	/* RESP_LENGTH */
 	uint64_t alignment;	/* RESP_ALIGNMENT */
 	uint32_t numa_node;	/* RESP_NUMA_NODE */
+	uint64_t extent_size;	/* RESP_EXTENT_SIZE */
 	uint8_t *addr;		/* mapping of [0, length), NULL: none */
 };
 
@@ -74,6 +77,10 @@ uint32_t kt_raw_driver_id(void);
  */
 int kt_raw_alloc(struct ibv_context *ctx, uint64_t length, int32_t numa_node,
 		 uint32_t flags, struct kt_buf *b);
+
+/* The same with every input the encoder knows (MIN_EXTENT too). */
+int kt_raw_alloc_in(struct ibv_context *ctx, const struct cmr_buf_alloc_in *in,
+		    struct kt_buf *b);
 
 /* UVERBS_METHOD_CONTIG_BUF_FREE of handle. 0 or errno. */
 int kt_raw_free(struct ibv_context *ctx, uint32_t handle);

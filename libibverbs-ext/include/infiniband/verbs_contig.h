@@ -32,6 +32,7 @@ enum ibv_alloc_contig_mr_attr_mask {
 	IBV_CONTIG_MR_ATTR_NUMA_NODE = 1 << 0,
 	IBV_CONTIG_MR_ATTR_FLAGS = 1 << 1,
 	IBV_CONTIG_MR_ATTR_POLICY = 1 << 2,
+	IBV_CONTIG_MR_ATTR_MIN_EXTENT = 1 << 3,
 };
 
 /* struct ibv_alloc_contig_mr_attr.flags */
@@ -59,6 +60,14 @@ struct ibv_alloc_contig_mr_attr {
 	int numa_node;		/* >= 0, or -1: no preference */
 	uint32_t flags;		/* enum ibv_contig_mr_flags */
 	uint32_t policy;	/* enum ibv_contig_mr_policy */
+	/*
+	 * A power of two of at least the page size: when no single range of
+	 * the whole length is free, the kernel may build the buffer from
+	 * physically contiguous extents of at least this size, each aligned
+	 * to its size, mapped back to back. Without it the buffer is one
+	 * range or the call fails.
+	 */
+	uint64_t min_extent;
 };
 
 /* The back end that supplied a buffer's memory. */
@@ -98,7 +107,9 @@ struct ibv_contig_mr_info {
 	uint32_t comp_mask;	/* enum ibv_contig_mr_info_mask */
 	uint32_t backend;	/* enum ibv_contig_mr_backend */
 	uint64_t length;	/* bytes mapped at the buffer's address */
-	uint64_t contig_extent;	/* bytes in each physically contiguous extent */
+	uint64_t contig_extent;	/* bytes in each physically contiguous extent
+				 * but the last; the buffer has
+				 * ceil(length / contig_extent) of them */
 	uint64_t alignment;	/* the buffer's address and its physical address
 				 * agree modulo this power of two */
 	uint64_t device_page_size; /* page size the device uses, 0: unknown */

@@ -5,12 +5,17 @@
  * UVERBS_OBJECT_CONTIG_BUF: physically contiguous, zeroed memory for user
  * space, accounted like locked memory for as long as it exists.
  *
- * The buffer comes from the buddy allocator up to MAX_ORDER - 1 pages and
- * from alloc_contig_pages() beyond, and is handed to user space as a file
- * descriptor to mmap(). Nothing here registers memory: MRs are
- * registered over the mapping through the ordinary MR path, where
- * ib_umem_find_best_pgsz() sees contiguous, aligned memory and picks large
- * device pages by itself.
+ * The buffer is one physically contiguous range, aligned to its size
+ * rounded up to a power of two (capped at the largest page the device
+ * can use), or, where the caller allows it and one range cannot be found,
+ * several extents of at least the size the caller accepts, each aligned to
+ * its size. Ranges up to MAX_ORDER_NR_PAGES come from the buddy allocator,
+ * larger ones from alloc_contig_pages_aligned(). The buffer is handed to
+ * user space as a file descriptor to mmap(), at an address aligned like
+ * the memory, so that it is virtually contiguous. Nothing here registers
+ * memory: MRs are registered over the mapping through the ordinary MR
+ * path, where ib_umem_find_best_pgsz() sees contiguous, aligned memory and
+ * picks large device pages by itself, one per extent at best.
  *
  * Lifetime: struct contig_buf is referenced by the uobject (until
  * CONTIG_BUF_FREE, or until the context is destroyed) and by the file,
@@ -30,6 +35,8 @@
  */
 
 #include <linux/anon_inodes.h>
+#include <linux/completion.h>
+#include <linux/cpumask.h>
 #include <linux/cpuset.h>
 #include <linux/file.h>
 #include <linux/fs.h>
@@ -40,52 +47,67 @@
 #include <linux/mempolicy.h>
 #include <linux/mm.h>
 #include <linux/mman.h>
-#include <linux/mutex.h>
 #include <linux/nodemask.h>
 #include <linux/overflow.h>
 #include <linux/pfn.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
 #include <linux/sched/user.h>
+#include <linux/sizes.h>
 #include <linux/slab.h>
 #include <linux/topology.h>
+#include <linux/workqueue.h>
 #include "rdma_core.h"
 #include "uverbs.h"
 #include <rdma/uverbs_std_types.h>
 
-/* Pages zeroed or released between two checks for rescheduling. */
+/* Pages released between two checks for rescheduling. */
 #define CONTIG_BUF_RESCHED_PAGES	1024
 /* Pages handed to vm_insert_pages() at a time. */
 #define CONTIG_BUF_INSERT_BATCH		64
-
-/*
- * Throttling, not correctness of this file: two alloc_contig_pages() calls
- * racing on neighbouring ranges hit VM_BUG_ON(!is_migrate_isolate(mt)) in
- * isolate_single_pageblock() on 6.1, so callers of this method take turns.
- */
-static DEFINE_MUTEX(contig_buf_alloc_lock);
+/* Pages zeroed at a time by one CPU, between checks for a fatal signal. */
+#define CONTIG_BUF_ZERO_CHUNK		512
+/* Buffers from this many pages on are zeroed by several CPUs. */
+#define CONTIG_BUF_ZERO_PARALLEL	(SZ_32M >> PAGE_SHIFT)
+#define CONTIG_BUF_ZERO_MAX_HELPERS	15
 
 /**
- * struct contig_buf - one physically contiguous allocation
+ * struct contig_buf - one contiguous buffer
  * @ref: held by the uobject and by the file that maps it
- * @pfn: first page frame of the range
- * @npages: number of pages in the range
- * @align: bytes: roundup_pow_of_two() of the size, capped at the alignment
- *	of the physical start; user addresses are placed congruent to the
+ * @npages: number of pages in the buffer
+ * @ext_pages: pages in each extent but the last, a power of two unless the
+ *	buffer is one extent (then @npages)
+ * @nr_ext: number of extents
+ * @align: bytes, a power of two: user addresses are placed congruent to the
  *	physical address modulo @align
  * @nid: node of the first page
  * @user: the user charged for RLIMIT_MEMLOCK, or NULL (CAP_IPC_LOCK)
  * @mm: the mm whose locked_vm shows the charge
+ * @ext_pfn: first page frame of each extent
  */
 struct contig_buf {
 	struct kref ref;
-	unsigned long pfn;
 	unsigned long npages;
+	unsigned long ext_pages;
+	unsigned long nr_ext;
 	unsigned long align;
 	int nid;
 	struct user_struct *user;
 	struct mm_struct *mm;
+	unsigned long ext_pfn[];
 };
+
+static unsigned long contig_buf_pfn(const struct contig_buf *buf,
+				    unsigned long pgoff)
+{
+	return buf->ext_pfn[pgoff / buf->ext_pages] + pgoff % buf->ext_pages;
+}
+
+static unsigned long contig_buf_ext_len(const struct contig_buf *buf,
+					unsigned long i)
+{
+	return min(buf->ext_pages, buf->npages - i * buf->ext_pages);
+}
 
 /*
  * INFINIBAND depends on NET, so user_struct::locked_vm always exists here.
@@ -129,18 +151,26 @@ static void contig_buf_put_pages(unsigned long pfn, unsigned long npages)
 	}
 }
 
+static void contig_buf_put_extents(struct contig_buf *buf, unsigned long n)
+{
+	unsigned long i;
+
+	for (i = 0; i < n; i++)
+		contig_buf_put_pages(buf->ext_pfn[i], contig_buf_ext_len(buf, i));
+}
+
 static void contig_buf_release(struct kref *ref)
 {
 	struct contig_buf *buf = container_of(ref, struct contig_buf, ref);
 
-	contig_buf_put_pages(buf->pfn, buf->npages);
+	contig_buf_put_extents(buf, buf->nr_ext);
 	contig_buf_show_locked(buf->mm, -(long)buf->npages);
 	mmdrop(buf->mm);
 	if (buf->user) {
 		atomic_long_sub(buf->npages, &buf->user->locked_vm);
 		free_uid(buf->user);
 	}
-	kfree(buf);
+	kvfree(buf);
 }
 
 static void contig_buf_put(struct contig_buf *buf)
@@ -161,15 +191,17 @@ static void contig_buf_put(struct contig_buf *buf)
 #define CONTIG_BUF_GFP	(GFP_KERNEL_ACCOUNT | __GFP_NOWARN | __GFP_RETRY_MAYFAIL)
 
 /*
- * Up to MAX_ORDER - 1 the buddy allocator has a naturally aligned block at
- * hand: no isolation, no migration, no system-wide drain, and no pageblock
- * that later contiguous allocations must give up for the one unmovable page
- * a small buffer would leave in it. The excess of the block is given back.
+ * Up to MAX_ORDER_NR_PAGES the buddy allocator has a naturally aligned
+ * block at hand: no isolation, no migration, no system-wide drain, and no
+ * pageblock that later contiguous allocations must give up for the one
+ * unmovable page a small buffer would leave in it. The excess of the block
+ * is given back, as alloc_pages_exact() does.
  */
-static struct page *contig_buf_alloc_buddy(unsigned long npages, int nid,
+static struct page *contig_buf_alloc_buddy(unsigned long npages,
+					   unsigned long align, int nid,
 					   nodemask_t *nodemask)
 {
-	unsigned int order = order_base_2(npages);
+	unsigned int order = order_base_2(max(npages, align));
 	struct page *page;
 	unsigned long i;
 
@@ -182,63 +214,256 @@ static struct page *contig_buf_alloc_buddy(unsigned long npages, int nid,
 	return page;
 }
 
-static struct page *contig_buf_alloc_pages(unsigned long npages, int nid,
-					   nodemask_t *nodemask, int *err)
+/* @npages pages starting at a multiple of @align pages (a power of two). */
+static struct page *contig_buf_alloc_range(unsigned long npages,
+					   unsigned long align, int nid,
+					   nodemask_t *nodemask)
 {
-	struct page *page = NULL;
-
-	*err = -ENOMEM;
-	if (order_base_2(npages) < MAX_ORDER)
-		return contig_buf_alloc_buddy(npages, nid, nodemask);
+	if (max(npages, align) <= MAX_ORDER_NR_PAGES)
+		return contig_buf_alloc_buddy(npages, align, nid, nodemask);
 #ifdef CONFIG_CONTIG_ALLOC
-	if (mutex_lock_killable(&contig_buf_alloc_lock)) {
-		*err = -EINTR;
-		return NULL;
-	}
-	page = alloc_contig_pages(npages, CONTIG_BUF_GFP, nid, nodemask);
-	mutex_unlock(&contig_buf_alloc_lock);
-	if (!page && fatal_signal_pending(current))
-		*err = -EINTR;
+	return alloc_contig_pages_aligned(npages, align, CONTIG_BUF_GFP, nid,
+					  nodemask);
+#else
+	return NULL;
 #endif
-	return page;
 }
 
-static int contig_buf_zero(unsigned long pfn, unsigned long npages)
+/*
+ * One range for the whole buffer, aligned to @align pages, else to half
+ * of that, and so on down to @min_align: a less aligned range needs more
+ * device pages but has more candidates. Return 0 or -ENOMEM; -EINTR if a
+ * fatal signal ended the search.
+ */
+static int contig_buf_alloc_one(struct contig_buf *buf, unsigned long align,
+				unsigned long min_align, int nid,
+				nodemask_t *nodemask)
 {
-	unsigned long i;
+	struct page *page;
 
-	for (i = 0; i < npages; i++) {
-		clear_highpage(pfn_to_page(pfn + i));
-		if ((i + 1) % CONTIG_BUF_RESCHED_PAGES)
-			continue;
+	for (; align >= min_align; align >>= 1) {
+		page = contig_buf_alloc_range(buf->npages, align, nid, nodemask);
+		if (page) {
+			buf->ext_pfn[0] = page_to_pfn(page);
+			buf->ext_pages = buf->npages;
+			buf->nr_ext = 1;
+			buf->align = align;
+			return 0;
+		}
 		if (fatal_signal_pending(current))
 			return -EINTR;
+		/* The buddy allocator has no other candidates to offer. */
+		if (max(buf->npages, align) <= MAX_ORDER_NR_PAGES)
+			break;
+	}
+	return -ENOMEM;
+}
+
+/*
+ * Extents of @ext pages (a power of two), each aligned to @ext: any free,
+ * movable, aligned range of that size is a candidate for any extent.
+ */
+static int contig_buf_alloc_extents(struct contig_buf *buf, unsigned long ext,
+				    int nid, nodemask_t *nodemask)
+{
+	unsigned long i, nr_ext = DIV_ROUND_UP(buf->npages, ext);
+	struct page *page;
+
+	buf->ext_pages = ext;
+	for (i = 0; i < nr_ext; i++) {
+		page = contig_buf_alloc_range(contig_buf_ext_len(buf, i), ext,
+					      nid, nodemask);
+		if (!page) {
+			contig_buf_put_extents(buf, i);
+			return fatal_signal_pending(current) ? -EINTR : -ENOMEM;
+		}
+		buf->ext_pfn[i] = page_to_pfn(page);
+	}
+	buf->nr_ext = nr_ext;
+	buf->align = ext;
+	return 0;
+}
+
+/*
+ * Where the allocator zeroes the pages itself (init_on_alloc, or
+ * init_on_free for pages that were free), zeroing them here again would
+ * only double the time.
+ */
+static bool contig_buf_pages_zeroed(void)
+{
+	return want_init_on_free() || want_init_on_alloc(CONTIG_BUF_GFP);
+}
+
+/**
+ * struct contig_buf_zeroing - the zeroing of one buffer, shared by the
+ *	allocating task and its helpers
+ * @buf: the buffer
+ * @next: the next chunk of CONTIG_BUF_ZERO_CHUNK pages to zero
+ * @nr_chunks: number of chunks
+ * @stop: set when the allocating task got a fatal signal
+ * @helpers: helpers that have not finished
+ * @done: completed by the last helper
+ */
+struct contig_buf_zeroing {
+	struct contig_buf *buf;
+	atomic_long_t next;
+	unsigned long nr_chunks;
+	bool stop;
+	atomic_t helpers;
+	struct completion done;
+};
+
+struct contig_buf_zero_work {
+	struct work_struct work;
+	struct contig_buf_zeroing *z;
+};
+
+static void contig_buf_zero_chunks(struct contig_buf_zeroing *z, bool caller)
+{
+	struct contig_buf *buf = z->buf;
+	unsigned long c, i, n, pfn;
+
+	while (!READ_ONCE(z->stop)) {
+		c = atomic_long_fetch_inc(&z->next);
+		if (c >= z->nr_chunks)
+			break;
+		/* A chunk never spans two extents: see contig_buf_create(). */
+		pfn = contig_buf_pfn(buf, c * CONTIG_BUF_ZERO_CHUNK);
+		n = min(CONTIG_BUF_ZERO_CHUNK,
+			buf->npages - c * CONTIG_BUF_ZERO_CHUNK);
+		for (i = 0; i < n; i++)
+			clear_highpage(pfn_to_page(pfn + i));
+		if (caller && fatal_signal_pending(current))
+			WRITE_ONCE(z->stop, true);
 		cond_resched();
 	}
-	return 0;
+}
+
+static void contig_buf_zero_helper(struct work_struct *work)
+{
+	struct contig_buf_zero_work *w =
+		container_of(work, struct contig_buf_zero_work, work);
+	struct contig_buf_zeroing *z = w->z;
+
+	contig_buf_zero_chunks(z, false);
+	if (atomic_dec_and_test(&z->helpers))
+		complete(&z->done);
+}
+
+/*
+ * Zero the buffer. A large one is zeroed by the allocating task together
+ * with helpers on the other CPUs of the buffer's node, which take chunks
+ * from a shared counter; a fatal signal of the task stops all of them
+ * after the chunk they are zeroing.
+ *
+ * Return: 0, or -EINTR if a fatal signal stopped the zeroing.
+ */
+static int contig_buf_zero(struct contig_buf *buf)
+{
+	struct contig_buf_zeroing z = {
+		.buf = buf,
+		.nr_chunks = DIV_ROUND_UP(buf->npages, CONTIG_BUF_ZERO_CHUNK),
+	};
+	struct contig_buf_zero_work *works = NULL;
+	unsigned int i, nr_helpers = 0;
+
+	if (contig_buf_pages_zeroed())
+		return 0;
+
+	atomic_long_set(&z.next, 0);
+	init_completion(&z.done);
+	if (buf->npages >= CONTIG_BUF_ZERO_PARALLEL) {
+		nr_helpers = cpumask_weight_and(cpumask_of_node(buf->nid),
+						cpu_online_mask);
+		nr_helpers = min3(nr_helpers ? nr_helpers - 1 : 0,
+				  (unsigned int)CONTIG_BUF_ZERO_MAX_HELPERS,
+				  (unsigned int)z.nr_chunks - 1);
+	}
+	if (nr_helpers)
+		works = kcalloc(nr_helpers, sizeof(*works), GFP_KERNEL);
+	if (!works)
+		nr_helpers = 0;
+
+	atomic_set(&z.helpers, nr_helpers);
+	for (i = 0; i < nr_helpers; i++) {
+		INIT_WORK(&works[i].work, contig_buf_zero_helper);
+		works[i].z = &z;
+		queue_work_node(buf->nid, system_unbound_wq, &works[i].work);
+	}
+
+	contig_buf_zero_chunks(&z, true);
+
+	if (nr_helpers)
+		wait_for_completion(&z.done);
+	kfree(works);
+	return READ_ONCE(z.stop) ? -EINTR : 0;
+}
+
+/* The largest page size the device can map, in pages. */
+static unsigned long contig_buf_max_align(struct ib_device *ib_dev)
+{
+	u64 cap = ib_dev->attrs.page_size_cap;
+
+	if (cap < PAGE_SIZE)
+		return 1;
+	return 1UL << min_t(unsigned int, __fls(cap) - PAGE_SHIFT,
+			    BITS_PER_LONG - 1 - PAGE_SHIFT);
+}
+
+/*
+ * The least alignment a single range falls back to: 4 MiB, and at least a
+ * quarter of the size, so that the search tries at most about four times
+ * as many candidates as alloc_contig_pages() would for the size: each
+ * failed candidate costs an isolation, migration and system-wide drain.
+ */
+static unsigned long contig_buf_min_align(unsigned long npages,
+					  unsigned long align)
+{
+	return min(align, max_t(unsigned long, MAX_ORDER_NR_PAGES,
+				rounddown_pow_of_two(npages) / 4));
 }
 
 /**
  * contig_buf_create() - charge, allocate and zero a contiguous buffer
  * @npages: number of pages
+ * @min_ext: the smallest extent the caller accepts, in pages, a power of
+ *	two; 0 if the buffer must be one range
+ * @max_align: the largest alignment worth having, in pages, a power of two
  * @nid: preferred NUMA node
  * @nodemask: the nodes the pages may come from
  *
+ * The buffer is one range if one can be found, else extents of
+ * max(@min_ext, MAX_ORDER_NR_PAGES) pages: extents of up to that size come
+ * from the buddy allocator, and a larger extent costs nothing more to
+ * describe. A multiple of CONTIG_BUF_ZERO_CHUNK either way, so that no
+ * chunk of the zeroing spans two extents.
+ *
  * Return: the buffer with one reference for the caller, or an ERR_PTR():
  * -ENOMEM if RLIMIT_MEMLOCK or the memory cgroup would be exceeded or no
- * contiguous range was found, -EINTR if a fatal signal arrived.
+ * contiguous memory was found, -EINTR if a fatal signal arrived.
  */
-static struct contig_buf *contig_buf_create(unsigned long npages, int nid,
+static struct contig_buf *contig_buf_create(unsigned long npages,
+					    unsigned long min_ext,
+					    unsigned long max_align, int nid,
 					    nodemask_t *nodemask)
 {
-	unsigned long align_pages = roundup_pow_of_two(npages);
+	unsigned long align = min(roundup_pow_of_two(npages), max_align);
+	unsigned long ext = 0, nr_ext = 1;
 	struct contig_buf *buf;
-	struct page *page;
 	int ret;
 
-	buf = kzalloc(sizeof(*buf), GFP_KERNEL_ACCOUNT);
+	if (min_ext) {
+		ext = max_t(unsigned long, min_ext, MAX_ORDER_NR_PAGES);
+		if (ext < npages)
+			nr_ext = DIV_ROUND_UP(npages, ext);
+		else
+			ext = 0;
+	}
+
+	buf = kvzalloc(struct_size(buf, ext_pfn, nr_ext), GFP_KERNEL_ACCOUNT);
 	if (!buf)
 		return ERR_PTR(-ENOMEM);
+	buf->npages = npages;
 
 	if (!capable(CAP_IPC_LOCK)) {
 		buf->user = get_uid(current_user());
@@ -247,17 +472,24 @@ static struct contig_buf *contig_buf_create(unsigned long npages, int nid,
 			goto err_put_user;
 	}
 
-	page = contig_buf_alloc_pages(npages, nid, nodemask, &ret);
-	if (!page)
+	/*
+	 * Where extents are allowed, a single range is tried at its full
+	 * alignment only: a less aligned one gets no larger device pages
+	 * than extents of the caller's minimum, and needs all of its memory
+	 * movable at once, which fails late (after gigabytes were migrated)
+	 * where extents fail early and are retried elsewhere.
+	 */
+	ret = contig_buf_alloc_one(buf, align,
+				   ext ? align : contig_buf_min_align(npages, align),
+				   nid, nodemask);
+	if (ret == -ENOMEM && ext)
+		ret = contig_buf_alloc_extents(buf, ext, nid, nodemask);
+	if (ret)
 		goto err_uncharge_user;
-	buf->pfn = page_to_pfn(page);
-	buf->npages = npages;
-	buf->nid = page_to_nid(page);
-	if (buf->pfn)
-		align_pages = min(align_pages, 1UL << __ffs(buf->pfn));
-	buf->align = align_pages << PAGE_SHIFT;
+	buf->align <<= PAGE_SHIFT;
+	buf->nid = pfn_to_nid(buf->ext_pfn[0]);
 
-	ret = contig_buf_zero(buf->pfn, npages);
+	ret = contig_buf_zero(buf);
 	if (ret)
 		goto err_put_pages;
 
@@ -268,14 +500,14 @@ static struct contig_buf *contig_buf_create(unsigned long npages, int nid,
 	return buf;
 
 err_put_pages:
-	contig_buf_put_pages(buf->pfn, npages);
+	contig_buf_put_extents(buf, buf->nr_ext);
 err_uncharge_user:
 	if (buf->user)
 		atomic_long_sub(npages, &buf->user->locked_vm);
 err_put_user:
 	if (buf->user)
 		free_uid(buf->user);
-	kfree(buf);
+	kvfree(buf);
 	return ERR_PTR(ret);
 }
 
@@ -291,7 +523,7 @@ static vm_fault_t contig_buf_fault(struct vm_fault *vmf)
 	if (vmf->pgoff >= buf->npages)
 		return VM_FAULT_SIGBUS;
 	return vmf_insert_page(vmf->vma, vmf->address,
-			       pfn_to_page(buf->pfn + vmf->pgoff));
+			       pfn_to_page(contig_buf_pfn(buf, vmf->pgoff)));
 }
 
 static const struct vm_operations_struct contig_buf_vm_ops = {
@@ -302,7 +534,7 @@ static int contig_buf_insert_pages(struct contig_buf *buf,
 				   struct vm_area_struct *vma)
 {
 	struct page *pages[CONTIG_BUF_INSERT_BATCH];
-	unsigned long pfn = buf->pfn + vma->vm_pgoff;
+	unsigned long pgoff = vma->vm_pgoff;
 	unsigned long addr = vma->vm_start;
 	unsigned long left = vma_pages(vma);
 	unsigned long i, n, num;
@@ -311,13 +543,13 @@ static int contig_buf_insert_pages(struct contig_buf *buf,
 	while (left) {
 		n = min_t(unsigned long, left, ARRAY_SIZE(pages));
 		for (i = 0; i < n; i++)
-			pages[i] = pfn_to_page(pfn + i);
+			pages[i] = pfn_to_page(contig_buf_pfn(buf, pgoff + i));
 		num = n;
 		ret = vm_insert_pages(vma, addr, pages, &num);
 		if (ret)
 			return ret;
 		addr += n << PAGE_SHIFT;
-		pfn += n;
+		pgoff += n;
 		left -= n;
 		if (fatal_signal_pending(current))
 			return -EINTR;
@@ -378,7 +610,7 @@ static unsigned long contig_buf_get_unmapped_area(struct file *file,
 		ret = current->mm->get_unmapped_area(NULL, 0, len_pad, 0,
 						     flags);
 		if (!IS_ERR_VALUE(ret)) {
-			phys = PFN_PHYS(buf->pfn + pgoff);
+			phys = PFN_PHYS(contig_buf_pfn(buf, pgoff));
 			return ret + (unsigned long)((phys - ret) &
 						     (align - 1));
 		}
@@ -517,6 +749,35 @@ static int contig_buf_get_nodes(struct uverbs_attr_bundle *attrs,
 	return 0;
 }
 
+/**
+ * contig_buf_get_min_ext() - read the smallest extent the caller accepts
+ * @attrs: the method's attributes
+ * @min_ext: in pages; 0 if the attribute is absent (one range only)
+ *
+ * Return: 0, or -EINVAL if the size is not a power of two of at least
+ * PAGE_SIZE.
+ */
+static int contig_buf_get_min_ext(struct uverbs_attr_bundle *attrs,
+				  unsigned long *min_ext)
+{
+	u64 size;
+	int ret;
+
+	*min_ext = 0;
+	if (!uverbs_attr_is_valid(attrs,
+				  UVERBS_ATTR_ALLOC_CONTIG_BUF_MIN_EXTENT))
+		return 0;
+	ret = uverbs_copy_from(&size, attrs,
+			       UVERBS_ATTR_ALLOC_CONTIG_BUF_MIN_EXTENT);
+	if (ret)
+		return ret;
+	if (size < PAGE_SIZE || !is_power_of_2(size) ||
+	    size >> PAGE_SHIFT > ULONG_MAX / 2)
+		return -EINVAL;
+	*min_ext = size >> PAGE_SHIFT;
+	return 0;
+}
+
 static int uverbs_free_contig_buf(struct ib_uobject *uobject,
 				  enum rdma_remove_reason why,
 				  struct uverbs_attr_bundle *attrs)
@@ -534,7 +795,8 @@ static int uverbs_free_contig_buf(struct ib_uobject *uobject,
  *
  * Allocates a physically contiguous buffer of the requested length rounded
  * up to whole pages, zeroes it and returns a new file descriptor that maps
- * it (MAP_SHARED only).
+ * it (MAP_SHARED only). With MIN_EXTENT the buffer may be made of extents
+ * of at least that size (RESP_EXTENT_SIZE: the size of each but the last).
  *
  * Return: 0; -EOPNOTSUPP if the kernel has no CONFIG_CONTIG_ALLOC; -EINVAL
  * for a bad length, flag or NUMA node; -ENOMEM if RLIMIT_MEMLOCK or the
@@ -551,8 +813,9 @@ UVERBS_HANDLER(UVERBS_METHOD_CONTIG_BUF_ALLOC)(struct uverbs_attr_bundle *attrs)
 	nodemask_t *nodemask;
 	struct contig_buf *buf;
 	unsigned long npages;
+	unsigned long min_ext;
 	struct file *file;
-	u64 length, align;
+	u64 length, align, ext;
 	u32 flags, node;
 	int nid, fd;
 	int ret;
@@ -561,6 +824,10 @@ UVERBS_HANDLER(UVERBS_METHOD_CONTIG_BUF_ALLOC)(struct uverbs_attr_bundle *attrs)
 		return -EOPNOTSUPP;
 
 	ret = contig_buf_get_npages(attrs, &npages);
+	if (ret)
+		return ret;
+
+	ret = contig_buf_get_min_ext(attrs, &min_ext);
 	if (ret)
 		return ret;
 
@@ -579,7 +846,8 @@ UVERBS_HANDLER(UVERBS_METHOD_CONTIG_BUF_ALLOC)(struct uverbs_attr_bundle *attrs)
 	if (ret)
 		goto out_free_mask;
 
-	buf = contig_buf_create(npages, nid, nodemask);
+	buf = contig_buf_create(npages, min_ext, contig_buf_max_align(ib_dev),
+				nid, nodemask);
 	if (IS_ERR(buf)) {
 		ret = PTR_ERR(buf);
 		goto out_free_mask;
@@ -622,6 +890,16 @@ UVERBS_HANDLER(UVERBS_METHOD_CONTIG_BUF_ALLOC)(struct uverbs_attr_bundle *attrs)
 		ret = uverbs_copy_to(attrs,
 				     UVERBS_ATTR_ALLOC_CONTIG_BUF_RESP_NUMA_NODE,
 				     &node, sizeof(node));
+		if (ret)
+			goto err_fput;
+	}
+
+	if (uverbs_attr_is_valid(attrs,
+				 UVERBS_ATTR_ALLOC_CONTIG_BUF_RESP_EXTENT_SIZE)) {
+		ext = (u64)buf->ext_pages << PAGE_SHIFT;
+		ret = uverbs_copy_to(attrs,
+				     UVERBS_ATTR_ALLOC_CONTIG_BUF_RESP_EXTENT_SIZE,
+				     &ext, sizeof(ext));
 		if (ret)
 			goto err_fput;
 	}
@@ -675,6 +953,12 @@ DECLARE_UVERBS_NAMED_METHOD(UVERBS_METHOD_CONTIG_BUF_ALLOC,
 						UA_MANDATORY),
 			    UVERBS_ATTR_PTR_OUT(UVERBS_ATTR_ALLOC_CONTIG_BUF_RESP_NUMA_NODE,
 						UVERBS_ATTR_TYPE(u32),
+						UA_OPTIONAL),
+			    UVERBS_ATTR_PTR_IN(UVERBS_ATTR_ALLOC_CONTIG_BUF_MIN_EXTENT,
+					       UVERBS_ATTR_TYPE(u64),
+					       UA_OPTIONAL),
+			    UVERBS_ATTR_PTR_OUT(UVERBS_ATTR_ALLOC_CONTIG_BUF_RESP_EXTENT_SIZE,
+						UVERBS_ATTR_TYPE(u64),
 						UA_OPTIONAL));
 
 DECLARE_UVERBS_NAMED_METHOD_DESTROY(UVERBS_METHOD_CONTIG_BUF_FREE,

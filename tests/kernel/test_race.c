@@ -1,0 +1,201 @@
+// SPDX-License-Identifier: GPL-2.0 OR Linux-OpenIB
+/*
+ * kernel_race: contiguous allocations racing each other and the growth of
+ * the 1 GiB hugetlb pool, on the guest's DEBUG_VM kernel.
+ *
+ *   kernel_race SECONDS
+ *
+ * For SECONDS, at the same time:
+ *  - a process grows the 1 GiB hugetlb pool to one page and shrinks it
+ *    back (alloc_contig_pages() of 1 GiB inside the kernel, in the same
+ *    zones and at the same 1 GiB boundaries as ours);
+ *  - two processes, each with its own device context, allocate and free
+ *    contiguous buffers of 8, 12 and 64 MiB through the raw
+ *    CONTIG_BUF_ALLOC (alloc_contig_pages_aligned() in the kernel: their
+ *    isolations overlap each other's and the hugetlb allocation's).
+ * Before the series' mm fix, a caller whose isolation failed undid the
+ * isolation of the others, and DEBUG_VM caught it as
+ * VM_BUG_ON(!is_migrate_isolate(mt)) in isolate_single_pageblock().
+ *
+ * It asserts that every call returned success or ENOMEM (another caller
+ * held the range), that each side succeeded at least once (the race was
+ * run, not avoided), that afterwards no pageblock is left
+ * MIGRATE_ISOLATE (/proc/pagetypeinfo), the pool is back to 0 and free
+ * memory back to its baseline. The harness scans the kernel log after
+ * the run: any BUG, WARNING or lockdep report fails it.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "kt.h"
+
+#define GIGANTIC_KB 1048576UL
+
+/* Counts a worker reports back through shared memory. */
+struct race_counts {
+	long ok;
+	long enomem;
+	long other;		/* any other result: a failure */
+	int first_other;	/* its errno */
+};
+
+static void hugetlb_worker(double until, struct race_counts *c)
+{
+	while (t_now() < until) {
+		long got = t_hugetlb_pool(GIGANTIC_KB, 1);
+
+		if (got == 1) {
+			c->ok++;
+		} else if (got == 0) {
+			c->enomem++;
+		} else {
+			c->other++;
+			c->first_other = errno;
+		}
+		t_hugetlb_pool(GIGANTIC_KB, 0);
+	}
+}
+
+static void alloc_worker(double until, struct race_counts *c, unsigned int id)
+{
+	static const uint64_t sizes[] = { 8 * KT_MIB, 12 * KT_MIB, 64 * KT_MIB };
+	struct ibv_context *ctx = t_open_device(getenv("CMR_RXE"));
+	unsigned int i = id;
+	struct kt_buf b;
+	int ret;
+
+	if (kt_raw_init(ctx))
+		t_bail("uverbs driver id");
+	while (t_now() < until) {
+		ret = kt_raw_alloc(ctx, sizes[i++ % 3], -1, 0, &b);
+		if (!ret) {
+			c->ok++;
+			kt_buf_release(&b);
+		} else if (ret == ENOMEM) {
+			c->enomem++;
+		} else {
+			c->other++;
+			c->first_other = ret;
+		}
+	}
+	ibv_close_device(ctx);
+}
+
+/* Pageblocks of migratetype Isolate, summed over all zones; -1: unknown. */
+static long isolated_blocks(void)
+{
+	FILE *f = fopen("/proc/pagetypeinfo", "r");
+	char line[512], zone[32];
+	long total = -1, v[8];
+	int col = -1, n, i;
+	char *tok;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (strstr(line, "Number of blocks type")) {
+			/* Find which column is Isolate. */
+			n = 0;
+			for (tok = strtok(line + 21, " \n"); tok;
+			     tok = strtok(NULL, " \n"), n++)
+				if (!strcmp(tok, "Isolate"))
+					col = n;
+			total = col < 0 ? -1 : 0;
+			continue;
+		}
+		if (col < 0 || sscanf(line, "Node %*d, zone %31s", zone) != 1 ||
+		    strstr(line, "type"))
+			continue;
+		tok = strstr(line, zone) + strlen(zone);
+		n = 0;
+		while (n < 8 && sscanf(tok, "%ld%n", &v[n], &i) == 1) {
+			tok += i;
+			n++;
+		}
+		if (n > col)
+			total += v[col];
+	}
+	fclose(f);
+	return total;
+}
+
+static pid_t spawn(void (*fn)(double, struct race_counts *, unsigned int),
+		   double until, struct race_counts *c, unsigned int id)
+{
+	pid_t pid = fork();
+
+	if (pid < 0)
+		t_bail("fork: %s", strerror(errno));
+	if (!pid) {
+		fn(until, c, id);
+		_exit(0);
+	}
+	return pid;
+}
+
+static void hugetlb_entry(double until, struct race_counts *c,
+			  unsigned int id)
+{
+	(void)id;
+	hugetlb_worker(until, c);
+}
+
+int main(int argc, char **argv)
+{
+	static const char *const names[] = {
+		"1 GiB hugetlb pool growth", "allocator 1", "allocator 2",
+	};
+	struct race_counts *c;
+	long long base, tol;
+	double secs, until;
+	pid_t pid[3];
+	int i, status;
+
+	if (argc != 2 || (secs = atof(argv[1])) <= 0)
+		t_bail("usage: %s SECONDS", argv[0]);
+	if (t_hugetlb_pool(GIGANTIC_KB, 0) < 0)
+		t_skip_all("no 1 GiB hugetlb pages in this guest");
+	/* A device must exist before the workers open theirs. */
+	ibv_close_device(t_open_device(getenv("CMR_RXE")));
+
+	c = mmap(NULL, 3 * sizeof(*c), PROT_READ | PROT_WRITE,
+		 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (c == MAP_FAILED)
+		t_bail("mmap: %s", strerror(errno));
+	memset(c, 0, 3 * sizeof(*c));
+	base = t_free_mem_kb();
+	tol = t_free_mem_tolerance_kb(8192);
+	t_diag("isolated pageblocks before: %ld", isolated_blocks());
+
+	until = t_now() + secs;
+	pid[0] = spawn(hugetlb_entry, until, &c[0], 0);
+	pid[1] = spawn(alloc_worker, until, &c[1], 1);
+	pid[2] = spawn(alloc_worker, until, &c[2], 2);
+	for (i = 0; i < 3; i++) {
+		if (waitpid(pid[i], &status, 0) != pid[i])
+			t_bail("waitpid: %s", strerror(errno));
+		t_ok(WIFEXITED(status) && !WEXITSTATUS(status),
+		     "%s: exited normally", names[i]);
+		t_diag("%s: %ld succeeded, %ld ENOMEM, %ld other", names[i],
+		       c[i].ok, c[i].enomem, c[i].other);
+		t_ok(!c[i].other, "%s: every call returned success or ENOMEM%s%s",
+		     names[i], c[i].other ? ", first other: " : "",
+		     c[i].other ? strerrorname_np(c[i].first_other) : "");
+		t_ok(c[i].ok > 0, "%s: succeeded %ld times while the others ran",
+		     names[i], c[i].ok);
+	}
+
+	t_ok(isolated_blocks() == 0,
+	     "/proc/pagetypeinfo: no pageblock left MIGRATE_ISOLATE");
+	t_ok(t_hugetlb_pool(GIGANTIC_KB, 0) == 0, "1 GiB pool back to 0 pages");
+	t_free_mem_returned("after the race", base, tol, 30);
+	return t_done();
+}
