@@ -374,7 +374,7 @@ static int contig_buf_zero(struct contig_buf *buf)
 	init_completion(&z.done);
 	if (buf->npages >= CONTIG_BUF_ZERO_PARALLEL) {
 		nr_helpers = cpumask_weight_and(cpumask_of_node(buf->nid),
-						cpu_online_mask);
+						current->cpus_ptr);
 		nr_helpers = min3(nr_helpers ? nr_helpers - 1 : 0,
 				  (unsigned int)CONTIG_BUF_ZERO_MAX_HELPERS,
 				  (unsigned int)z.nr_chunks - 1);
@@ -411,16 +411,19 @@ static unsigned long contig_buf_max_align(struct ib_device *ib_dev)
 }
 
 /*
- * The least alignment a single range falls back to: 4 MiB, and at least a
- * quarter of the size, so that the search tries at most about four times
- * as many candidates as alloc_contig_pages() would for the size: each
- * failed candidate costs an isolation, migration and system-wide drain.
+ * The least alignment a range is searched at: its size rounded up to a
+ * power of two up to MAX_ORDER_NR_PAGES, and at least a quarter of the
+ * size beyond, so that the search tries at most about four times as many
+ * candidates as alloc_contig_pages() would for the size: each failed
+ * candidate costs an isolation, migration and system-wide drain. Also for
+ * a device whose largest page is small (siw: PAGE_SIZE), for which
+ * alignment buys nothing but an unaligned search would try every page.
  */
-static unsigned long contig_buf_min_align(unsigned long npages,
-					  unsigned long align)
+static unsigned long contig_buf_min_align(unsigned long npages)
 {
-	return min(align, max_t(unsigned long, MAX_ORDER_NR_PAGES,
-				rounddown_pow_of_two(npages) / 4));
+	return min(roundup_pow_of_two(npages),
+		   max_t(unsigned long, MAX_ORDER_NR_PAGES,
+			 rounddown_pow_of_two(npages) / 4));
 }
 
 /**
@@ -447,13 +450,16 @@ static struct contig_buf *contig_buf_create(unsigned long npages,
 					    unsigned long max_align, int nid,
 					    nodemask_t *nodemask)
 {
-	unsigned long align = min(roundup_pow_of_two(npages), max_align);
+	unsigned long min_align = contig_buf_min_align(npages);
+	unsigned long align = max(min(roundup_pow_of_two(npages), max_align),
+				  min_align);
 	unsigned long ext = 0, nr_ext = 1;
 	struct contig_buf *buf;
 	int ret;
 
 	if (min_ext) {
-		ext = max_t(unsigned long, min_ext, MAX_ORDER_NR_PAGES);
+		ext = max3(min_ext, (unsigned long)MAX_ORDER_NR_PAGES,
+			   (unsigned long)CONTIG_BUF_ZERO_CHUNK);
 		if (ext < npages)
 			nr_ext = DIV_ROUND_UP(npages, ext);
 		else
@@ -480,7 +486,7 @@ static struct contig_buf *contig_buf_create(unsigned long npages,
 	 * where extents fail early and are retried elsewhere.
 	 */
 	ret = contig_buf_alloc_one(buf, align,
-				   ext ? align : contig_buf_min_align(npages, align),
+				   ext ? align : min_align,
 				   nid, nodemask);
 	if (ret == -ENOMEM && ext)
 		ret = contig_buf_alloc_extents(buf, ext, nid, nodemask);
