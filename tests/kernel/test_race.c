@@ -47,8 +47,10 @@ struct race_counts {
 	int first_other;	/* its errno */
 };
 
-static void hugetlb_worker(double until, struct race_counts *c)
+static void hugetlb_worker(double until, struct race_counts *c,
+			   unsigned int id)
 {
+	(void)id;
 	while (t_now() < until) {
 		long got = t_hugetlb_pool(GIGANTIC_KB, 1);
 
@@ -141,13 +143,6 @@ static pid_t spawn(void (*fn)(double, struct race_counts *, unsigned int),
 	return pid;
 }
 
-static void hugetlb_entry(double until, struct race_counts *c,
-			  unsigned int id)
-{
-	(void)id;
-	hugetlb_worker(until, c);
-}
-
 int main(int argc, char **argv)
 {
 	static const char *const names[] = {
@@ -176,7 +171,7 @@ int main(int argc, char **argv)
 	t_diag("isolated pageblocks before: %ld", isolated_blocks());
 
 	until = t_now() + secs;
-	pid[0] = spawn(hugetlb_entry, until, &c[0], 0);
+	pid[0] = spawn(hugetlb_worker, until, &c[0], 0);
 	pid[1] = spawn(alloc_worker, until, &c[1], 1);
 	pid[2] = spawn(alloc_worker, until, &c[2], 2);
 	for (i = 0; i < 3; i++) {
