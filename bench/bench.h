@@ -6,5 +6,6 @@
 int cmd_setup(int argc, char **argv);
 int cmd_fragment(int argc, char **argv);
 int cmd_probe(int argc, char **argv);
+int cmd_hold(int argc, char **argv);
 
 #endif /* CMR_BENCH_H */

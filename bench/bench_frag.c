@@ -85,33 +85,6 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* RAM_MAX: more "System RAM" ranges than a guest's /proc/iomem shows. */
-#define RAM_MAX 64
-
-/* The top-level "System RAM" ranges of /proc/iomem, [start, end). */
-static int ram_ranges(uint64_t (*r)[2], int max)
-{
-	FILE *f = fopen("/proc/iomem", "r");
-	char line[256];
-	uint64_t a, b;
-	int n = 0;
-
-	if (!f)
-		return 0;
-	while (n < max && fgets(line, sizeof(line), f)) {
-		/* Nested lines (kernel code, ...) are indented. */
-		if (line[0] == ' ' || !strstr(line, ": System RAM"))
-			continue;
-		if (sscanf(line, "%" SCNx64 "-%" SCNx64, &a, &b) != 2 || b <= a)
-			continue;
-		r[n][0] = a;
-		r[n][1] = b + 1;
-		n++;
-	}
-	fclose(f);
-	return n;
-}
-
 /* Is any of the sorted pfn[0..n) inside [lo, hi)? */
 static bool pin_inside(const uint64_t *pfn, uint64_t n, uint64_t lo, uint64_t hi)
 {
@@ -140,7 +113,7 @@ static bool pin_inside(const uint64_t *pfn, uint64_t n, uint64_t lo, uint64_t hi
 static void frag_locate_pins(struct frag_state *st, uint64_t blocks)
 {
 	uint64_t *pfn = calloc(blocks, sizeof(*pfn)), i, n = blocks;
-	uint64_t ram[RAM_MAX][2], size;
+	uint64_t ram[BENCH_RAM_MAX][2], size;
 	int nram, k;
 
 	if (!pfn || !n)
@@ -152,7 +125,7 @@ static void frag_locate_pins(struct frag_state *st, uint64_t blocks)
 	qsort(pfn, n, sizeof(*pfn), cmp_u64);
 	st->pin_pfn_lo = pfn[0];
 	st->pin_pfn_hi = pfn[n - 1];
-	nram = ram_ranges(ram, RAM_MAX);
+	nram = bench_ram_ranges(ram, BENCH_RAM_MAX);
 	for (size = SZ_1G; size >= SZ_2M && !st->pin_free_windows; size >>= 1) {
 		for (k = 0; k < nram; k++) {
 			uint64_t w = (ram[k][0] + size - 1) & ~(size - 1);
@@ -380,13 +353,6 @@ struct probe_result {
 	uint64_t ns, granted;
 };
 
-static const char *err_name(int err)
-{
-	const char *name = strerrorname_np(err);
-
-	return name ? name : "error";
-}
-
 static void probe_contig(struct bench_dev *dev, uint64_t size,
 			 struct probe_result *r)
 {
@@ -400,7 +366,7 @@ static void probe_contig(struct bench_dev *dev, uint64_t size,
 	mr = ibv_alloc_contig_mr_ex(dev->pd, size, BENCH_ACCESS, &attr);
 	r->ns = now_ns() - t0;
 	if (!mr) {
-		r->status = err_name(errno);
+		r->status = bench_err_name(errno);
 		return;
 	}
 	r->granted = mr->length;
@@ -422,7 +388,7 @@ static void probe_pool(uint64_t page, uint64_t size, struct probe_result *r)
 	got = hugetlb_set_pool(page, (unsigned long)base + need);
 	r->ns = now_ns() - t0;
 	if (got < 0) {
-		r->status = err_name(errno);
+		r->status = bench_err_name(errno);
 		return;
 	}
 	r->granted = (uint64_t)(got - base) * page;

@@ -77,13 +77,6 @@ struct setup_opts {
 	FILE *out;
 };
 
-static const char *err_name(int err)
-{
-	const char *name = strerrorname_np(err);
-
-	return name ? name : "error";
-}
-
 static void touch(void *buf, uint64_t len)
 {
 	volatile char *p = buf;
@@ -132,7 +125,7 @@ static void measure_contig(struct bench_dev *dev, uint64_t size, bool pages,
 	mr = ibv_alloc_contig_mr_ex(dev->pd, size, BENCH_ACCESS, &attr);
 	t1 = now_ns();
 	if (!mr) {
-		s->status = err_name(errno);
+		s->status = bench_err_name(errno);
 		return;
 	}
 	s->alloc_ns = t1 - t0;
@@ -152,7 +145,7 @@ static void measure_contig(struct bench_dev *dev, uint64_t size, bool pages,
 	t0 = now_ns();
 	ret = ibv_free_contig_mr(mr);
 	s->dereg_ns = now_ns() - t0;
-	s->status = ret ? err_name(ret) : "ok";
+	s->status = ret ? bench_err_name(ret) : "ok";
 }
 
 static void measure_memalign(struct bench_dev *dev, uint64_t size, bool pages,
@@ -167,7 +160,7 @@ static void measure_memalign(struct bench_dev *dev, uint64_t size, bool pages,
 	buf = memalign(SZ_4K, size);
 	s->alloc_ns = now_ns() - t0;
 	if (!buf) {
-		s->status = err_name(errno);
+		s->status = bench_err_name(errno);
 		return;
 	}
 	t0 = now_ns();
@@ -177,7 +170,7 @@ static void measure_memalign(struct bench_dev *dev, uint64_t size, bool pages,
 	mr = ibv_reg_mr(dev->pd, buf, size, BENCH_ACCESS);
 	s->reg_ns = now_ns() - t0;
 	if (!mr) {
-		s->status = err_name(errno);
+		s->status = bench_err_name(errno);
 		free(buf);
 		return;
 	}
@@ -223,7 +216,7 @@ static void measure_hugetlb(struct bench_dev *dev, uint64_t size,
 	buf = mmap(NULL, len, PROT_READ | PROT_WRITE, flags, -1, 0);
 	s->alloc_ns = now_ns() - t0;
 	if (buf == MAP_FAILED) {
-		s->status = err_name(errno);
+		s->status = bench_err_name(errno);
 		goto out_pool;
 	}
 	t0 = now_ns();
@@ -233,7 +226,7 @@ static void measure_hugetlb(struct bench_dev *dev, uint64_t size,
 	mr = ibv_reg_mr(dev->pd, buf, size, BENCH_ACCESS);
 	s->reg_ns = now_ns() - t0;
 	if (!mr) {
-		s->status = err_name(errno);
+		s->status = bench_err_name(errno);
 		munmap(buf, len);
 		goto out_pool;
 	}

@@ -262,3 +262,34 @@ long hugetlb_free_pages(uint64_t page_size)
 	pool_path(path, sizeof(path), page_size, "free_hugepages");
 	return read_long(path);
 }
+
+/* The top-level "System RAM" ranges of /proc/iomem, [start, end). */
+int bench_ram_ranges(uint64_t (*r)[2], int max)
+{
+	FILE *f = fopen("/proc/iomem", "r");
+	char line[256];
+	uint64_t a, b;
+	int n = 0;
+
+	if (!f)
+		return 0;
+	while (n < max && fgets(line, sizeof(line), f)) {
+		/* Nested lines (kernel code, ...) are indented. */
+		if (line[0] == ' ' || !strstr(line, ": System RAM"))
+			continue;
+		if (sscanf(line, "%" SCNx64 "-%" SCNx64, &a, &b) != 2 || b <= a)
+			continue;
+		r[n][0] = a;
+		r[n][1] = b + 1;
+		n++;
+	}
+	fclose(f);
+	return n;
+}
+
+const char *bench_err_name(int err)
+{
+	const char *name = strerrorname_np(err);
+
+	return name ? name : "error";
+}

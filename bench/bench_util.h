@@ -63,4 +63,16 @@ long hugetlb_free_pages(uint64_t page_size);
 /* Writes a line to a sysfs/procfs file; 0 or -1 with errno. */
 int write_file(const char *path, const char *text);
 
+/* More "System RAM" ranges than a guest's /proc/iomem shows. */
+#define BENCH_RAM_MAX 64
+
+/*
+ * The top-level "System RAM" ranges of /proc/iomem as [start, end), at
+ * most max of them; their number (0 if unreadable; addresses need root).
+ */
+int bench_ram_ranges(uint64_t (*r)[2], int max);
+
+/* The errno's name (ENOMEM) for the CSV status columns, or "error". */
+const char *bench_err_name(int err);
+
 #endif /* CMR_BENCH_UTIL_H */

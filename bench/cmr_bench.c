@@ -25,6 +25,7 @@ static const struct {
 	{ "setup", cmd_setup, "set-up and release cost of a registered buffer" },
 	{ "fragment", cmd_fragment, "fragment memory and hold it until stdin closes" },
 	{ "probe", cmd_probe, "contiguous allocations vs run-time hugetlb pages" },
+	{ "hold", cmd_hold, "buffers held at once vs hugetlb and the memory map" },
 };
 
 int main(int argc, char **argv)

@@ -5,10 +5,11 @@
     report.py DIR [--check] [--image-prefix PREFIX]
 
 Reads what the guest scripts wrote into DIR (readbw.csv, setup.csv,
-frag.csv, conditions-*.txt; any subset), writes into DIR:
+frag.csv, hold.csv, conditions-*.txt; any subset), writes into DIR:
 
     summary-readbw.csv, summary-setup.csv, summary-translation.csv,
-    summary-frag.csv     medians, minima, maxima per group
+    summary-frag.csv, summary-hold.csv
+                         medians, minima, maxima per group
     *.png                plots (gnuplot, pngcairo)
     results.md           the report: conditions, tables, plots, ratios
 
@@ -33,6 +34,7 @@ HEADERS = {
     "setup.csv": "repeat,size,backing,status,map_length,pool_ns,alloc_ns,touch_ns,"
                  "reg_ns,setup_ns,dereg_ns,free_ns,release_ns,page_size,map_entries,pages_from",
     "frag.csv": "condition,attempt,size,method,status,ns,granted",
+    "hold.csv": "repeat,size,method,held,status,windows,windows_unreserved,ns",
 }
 TEXT_FIELDS = {"backing", "status", "pages_from", "condition", "method"}
 
@@ -47,6 +49,10 @@ FRAG_ORDER = ["contig", "huge1g", "huge2m"]
 FRAG_LABEL = {"contig": "contiguous MR", "huge1g": "hugetlb 1G pool growth",
               "huge2m": "hugetlb 2M pool growth"}
 FRAG_CONDITIONS = ["clean", "movable", "pinned"]
+HOLD_ORDER = ["contig", "contig-ext", "huge1g"]
+HOLD_LABEL = {"contig": "contiguous MRs (one range)",
+              "contig-ext": "contiguous MRs (extents of half the size)",
+              "huge1g": "hugetlb 1G pool growth"}
 
 # rxe (6.1, and with the series): an MR's map is an array of pointers to
 # struct rxe_map, each holding RXE_BUF_PER_MAP = PAGE_SIZE /
@@ -525,6 +531,46 @@ def part_frag(d, rows, md, img, conds):
     return any(r["status"] == "ok" for r in rows)
 
 
+def part_hold(d, rows, md, conds):
+    groups = {}
+    for r in rows:
+        groups.setdefault((r["size"], r["method"]), []).append(r)
+    sizes = sorted({k[0] for k in groups})
+    mem = conds.get("mem_total_mib", "?")
+    md.append("### 5. Buffers held at once\n")
+    md.append(f"In one guest ({mem} MiB): how many buffers of a size one process "
+              "holds at the same time, allocated until the next one fails; "
+              "median [min–max] over the repeats, and why the next one failed. "
+              "Windows: naturally aligned ranges of the size inside one System RAM "
+              "range of /proc/iomem, the most that single aligned ranges can give, "
+              "and of them those without a reserved page (memblock allocations such "
+              "as the memmap; /proc/kpageflags), which no allocator can take. "
+              "The hugetlb pool is asked for one page more than there are 1 GiB "
+              "windows; a buffer takes size / 1 GiB of its pages.\n")
+    table, summary = [], []
+    for s in sizes:
+        wins = {(r["windows"], r["windows_unreserved"])
+                for m in HOLD_ORDER for r in groups.get((s, m), [])}
+        line = [size_label(s), "; ".join(f"{w} ({c} without reserved pages)" if c >= 0
+                                         else str(w) for w, c in sorted(wins))]
+        for m in HOLD_ORDER:
+            g = groups.get((s, m))
+            if not g or all(r["status"] == "n/a" for r in g):
+                line.append("–")
+                continue
+            x = stats([r["held"] for r in g])
+            why = sorted({r["status"] for r in g})
+            line.append(cell(x, lambda v: f"{v:g}") + f" ({','.join(why)})")
+            summary.append([s, m, len(g), x["median"], x["min"], x["max"], ",".join(why)])
+        table.append(line)
+    md.append(md_table(["size", "windows"] + [HOLD_LABEL[m] for m in HOLD_ORDER], table) +
+              "\n")
+    write_csv(os.path.join(d, "summary-hold.csv"),
+              ["size", "method", "repeats", "held_median", "held_min", "held_max",
+               "next_failed_with"], summary)
+    return any(r["held"] > 0 for r in rows if r["method"] == "contig")
+
+
 def read_conditions(d):
     conds = {}
     for name in sorted(os.listdir(d)):
@@ -612,6 +658,8 @@ def main(argv):
         part_translation(d, data["setup.csv"], md, img)
     if "frag.csv" in data:
         good["frag"] = part_frag(d, data["frag.csv"], md, img, conds.get("frag", {}))
+    if "hold.csv" in data:
+        good["hold"] = part_hold(d, data["hold.csv"], md, conds.get("hold", {}))
     with open(os.path.join(d, "results.md"), "w") as f:
         f.write("\n".join(md) + "\n")
     bad = [p for p, ok in good.items() if not ok]

@@ -66,6 +66,15 @@ def fixture(d):
           "pin_phys_lo=0x6a4a000 pin_phys_hi=0x13a6db000 pin_free_window=268435456 "
           "pin_free_windows=4 anon_resident=1 pagecache=1 (built in 9 s)\n")
     write(d, "conditions-setup.txt", "part=setup\naccel=tcg\nkernel=6.1.0\nsizes=2M,64M,1G\n")
+    rows = ["repeat,size,method,held,status,windows,windows_unreserved,ns"]
+    for r in range(3):
+        for s, wins, clear in ((1 << 30, 6, 5), (2 << 30, 2, 1)):
+            for m, held in (("contig", 4 + (r == 1)), ("contig-ext", 6), ("huge1g", 4)):
+                held = held if s == 1 << 30 else held // 2
+                st = "short" if m == "huge1g" else "ENOMEM"
+                rows.append(f"{r},{s},{m},{held},{st},{wins},{clear},{rnd.randint(10 ** 9, 10 ** 11)}")
+    write(d, "hold.csv", "\n".join(rows) + "\n")
+    write(d, "conditions-hold.txt", "part=hold\nmem_total_mib=7963\nsizes=1G,2G\n")
 
 
 def run(d):
@@ -94,7 +103,7 @@ def main():
                 check(f.read(4) == PNG, f"{png}.png is a PNG")
         with open(os.path.join(d, "results.md")) as f:
             md = f.read()
-        for sect in ("### 1.", "### 2.", "### 3.", "### 4.", "**pinned**"):
+        for sect in ("### 1.", "### 2.", "### 3.", "### 4.", "**pinned**", "### 5."):
             check(sect in md, f"results.md has {sect}")
         check("| 1 GiB | memalign+touch+reg | 4 KiB | 262,144 | 4,202,496 |" in md,
               "rxe map bytes of 1 GiB of 4 KiB pages = 1024 x (4096 + 8)")
@@ -106,8 +115,10 @@ def main():
               "of 24 pairs" in md, "paired ratios over 24 pairs per backing")
         check("largest naturally aligned window of RAM without a pinned page: 256 MiB "
               "(4 of them)" in md, "where the pins landed")
+        check("| 1 GiB | 6 (5 without reserved pages) | 4 [4–5] (ENOMEM) | 6 [6–6] (ENOMEM) | "
+              "4 [4–4] (short) |" in md, "held at once: median [min–max] and why the next failed")
         for name in ("summary-readbw.csv", "summary-setup.csv", "summary-translation.csv",
-                     "summary-frag.csv"):
+                     "summary-frag.csv", "summary-hold.csv"):
             check(os.path.getsize(os.path.join(d, name)) > 0, f"{name} written")
 
     bad_cases = {

@@ -37,6 +37,7 @@ case $part in
 readbw) csvs="readbw.csv readbw-runs.csv" pngs="readbw readbw-ratio" sect="### 1." ;;
 setup) csvs="setup.csv" pngs="setup release translation" sect="### 2." ;;
 frag) csvs="frag.csv" pngs="frag" sect="### 4." ;;
+hold) csvs="hold.csv" pngs="" sect="### 5." ;;
 *) fail "unknown part $part" ;;
 esac
 for f in $csvs; do

@@ -587,3 +587,40 @@ bool kt_read_faults(const volatile uint8_t *p, uint8_t *val)
 	sigaction(SIGBUS, &old_bus, NULL);
 	return faulted;
 }
+
+long kt_isolated_pageblocks(void)
+{
+	FILE *f = fopen("/proc/pagetypeinfo", "r");
+	char line[512], zone[32];
+	long total = -1, v[8];
+	int col = -1, n, i;
+	char *tok;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (strstr(line, "Number of blocks type")) {
+			/* Find which column is Isolate. */
+			n = 0;
+			for (tok = strtok(line + 21, " \n"); tok;
+			     tok = strtok(NULL, " \n"), n++)
+				if (!strcmp(tok, "Isolate"))
+					col = n;
+			total = col < 0 ? -1 : 0;
+			continue;
+		}
+		if (col < 0 || sscanf(line, "Node %*d, zone %31s", zone) != 1 ||
+		    strstr(line, "type"))
+			continue;
+		tok = strstr(line, zone) + strlen(zone);
+		n = 0;
+		while (n < 8 && sscanf(tok, "%ld%n", &v[n], &i) == 1) {
+			tok += i;
+			n++;
+		}
+		if (n > col)
+			total += v[col];
+	}
+	fclose(f);
+	return total;
+}

@@ -177,4 +177,11 @@ int kt_diag_cmd(const char *cmd);
 /* Whether reading *p faults (SIGSEGV/SIGBUS); the value read in *val. */
 bool kt_read_faults(const volatile uint8_t *p, uint8_t *val);
 
+/*
+ * Pageblocks of migratetype Isolate, summed over all zones
+ * (/proc/pagetypeinfo); -1: unknown. Anything but 0 when no allocation
+ * runs is a range an allocation failed to give back.
+ */
+long kt_isolated_pageblocks(void);
+
 #endif /* KT_H */

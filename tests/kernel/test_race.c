@@ -91,44 +91,6 @@ static void alloc_worker(double until, struct race_counts *c, unsigned int id)
 	ibv_close_device(ctx);
 }
 
-/* Pageblocks of migratetype Isolate, summed over all zones; -1: unknown. */
-static long isolated_blocks(void)
-{
-	FILE *f = fopen("/proc/pagetypeinfo", "r");
-	char line[512], zone[32];
-	long total = -1, v[8];
-	int col = -1, n, i;
-	char *tok;
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		if (strstr(line, "Number of blocks type")) {
-			/* Find which column is Isolate. */
-			n = 0;
-			for (tok = strtok(line + 21, " \n"); tok;
-			     tok = strtok(NULL, " \n"), n++)
-				if (!strcmp(tok, "Isolate"))
-					col = n;
-			total = col < 0 ? -1 : 0;
-			continue;
-		}
-		if (col < 0 || sscanf(line, "Node %*d, zone %31s", zone) != 1 ||
-		    strstr(line, "type"))
-			continue;
-		tok = strstr(line, zone) + strlen(zone);
-		n = 0;
-		while (n < 8 && sscanf(tok, "%ld%n", &v[n], &i) == 1) {
-			tok += i;
-			n++;
-		}
-		if (n > col)
-			total += v[col];
-	}
-	fclose(f);
-	return total;
-}
-
 static pid_t spawn(void (*fn)(double, struct race_counts *, unsigned int),
 		   double until, struct race_counts *c, unsigned int id)
 {
@@ -168,7 +130,7 @@ int main(int argc, char **argv)
 	memset(c, 0, 3 * sizeof(*c));
 	base = t_free_mem_kb();
 	tol = t_free_mem_tolerance_kb(8192);
-	t_diag("isolated pageblocks before: %ld", isolated_blocks());
+	t_diag("isolated pageblocks before: %ld", kt_isolated_pageblocks());
 
 	until = t_now() + secs;
 	pid[0] = spawn(hugetlb_worker, until, &c[0], 0);
@@ -188,7 +150,7 @@ int main(int argc, char **argv)
 		     names[i], c[i].ok);
 	}
 
-	t_ok(isolated_blocks() == 0,
+	t_ok(kt_isolated_pageblocks() == 0,
 	     "/proc/pagetypeinfo: no pageblock left MIGRATE_ISOLATE");
 	t_ok(t_hugetlb_pool(GIGANTIC_KB, 0) == 0, "1 GiB pool back to 0 pages");
 	t_free_mem_returned("after the race", base, tol, 30);

@@ -61,8 +61,6 @@
 #include "uverbs.h"
 #include <rdma/uverbs_std_types.h>
 
-/* Pages released between two checks for rescheduling. */
-#define CONTIG_BUF_RESCHED_PAGES	1024
 /* Pages handed to vm_insert_pages() at a time. */
 #define CONTIG_BUF_INSERT_BATCH		64
 /* Pages zeroed at a time by one CPU, between checks for a fatal signal. */
@@ -135,19 +133,28 @@ static void contig_buf_show_locked(struct mm_struct *mm, long npages)
 }
 
 /*
- * Drop the allocation's own reference on every page. A page still pinned
- * by the umem of a live MR is freed by its last unpin, and stays charged to
- * the memcg until then; its pin is accounted to that MR (pinned_vm).
+ * Drop the allocation's own reference on every page: by aligned blocks of
+ * up to MAX_ORDER_NR_PAGES where nothing else holds their pages, which
+ * frees each block at once, else page by page. A page still pinned by the
+ * umem of a live MR is freed by its last unpin, and stays charged to the
+ * memcg until then; its pin is accounted to that MR (pinned_vm).
  * free_contig_range() is not used because it WARNs about such pages.
  */
 static void contig_buf_put_pages(unsigned long pfn, unsigned long npages)
 {
-	unsigned long i;
+	unsigned long end = pfn + npages;
 
-	for (i = 0; i < npages; i++) {
-		put_page(pfn_to_page(pfn + i));
-		if (!((i + 1) % CONTIG_BUF_RESCHED_PAGES))
-			cond_resched();
+	while (pfn < end) {
+		unsigned int order = min3(pfn ? __ffs(pfn) : MAX_ORDER - 1,
+					  (unsigned long)ilog2(end - pfn),
+					  (unsigned long)MAX_ORDER - 1);
+		unsigned long i;
+
+		if (!free_split_pages(pfn_to_page(pfn), order))
+			for (i = 0; i < 1UL << order; i++)
+				put_page(pfn_to_page(pfn + i));
+		pfn += 1UL << order;
+		cond_resched();
 	}
 }
 
@@ -203,14 +210,13 @@ static struct page *contig_buf_alloc_buddy(unsigned long npages,
 {
 	unsigned int order = order_base_2(max(npages, align));
 	struct page *page;
-	unsigned long i;
 
 	page = __alloc_pages(CONTIG_BUF_GFP, order, nid, nodemask);
 	if (!page)
 		return NULL;
 	split_page(page, order);
-	for (i = npages; i < 1UL << order; i++)
-		__free_page(page + i);
+	contig_buf_put_pages(page_to_pfn(page) + npages,
+			     (1UL << order) - npages);
 	return page;
 }
 
