@@ -13,7 +13,7 @@
 # from another user-space build tree than build/user.
 # shellcheck shell=bash
 
-BENCH_PARTS_ALL="readbw setup frag hold"
+BENCH_PARTS_ALL="readbw setup frag hold scale"
 
 bench_usage() {
 	cat <<'USAGE'
@@ -27,13 +27,15 @@ Runs the benchmarks in the guest on rxe and writes raw data (CSV), plots
   --out DIR      where to write (default bench/results/UTC-DATE-full|smoke)
   --repeats N    rounds of every comparison (default: 5 for ib_read_bw and
                  set-up cost, 3 for fragmentation; 1 with --smoke)
-  --parts "..."  which parts, of: readbw setup frag hold (default: all)
+  --parts "..."  which parts, of: readbw setup frag hold scale (default: all)
                    readbw  ib_read_bw -a: memalign vs --use_hugepages vs --contig
                    setup   set-up/release cost, device pages and map entries
                    frag    contiguous MRs vs run-time hugetlb under fragmentation
                    hold    buffers held at once vs hugetlb and the memory map
+                   scale   set-up/release and CPU per GiB up to 16 GiB (extents)
   --mem SIZE     guest memory for every part (default: 4G; the full setup,
-                 frag and hold parts, whose goals are for 8 GiB, use 8G)
+                 frag and hold parts, whose goals are for 8 GiB, use 8G,
+                 the full scale part 20G)
   --kernel PATH  boot this bzImage instead of the benchmark kernel (the
                  guest kernel without lockdep, kmemleak and DEBUG_VM, built
                  as build/kernel/bzImage-bench; kernel/bench.config)
@@ -169,6 +171,12 @@ bench_main() {
 			# (2 GiB buffers; six 1 GiB windows).
 			part_mem=${mem:-4G}
 			[ -z "$mem" ] && [ "$BENCH_SMOKE" = 0 ] && part_mem=8G
+			bench_part "$p" "$out" "$part_mem" || failed+=("$p")
+			;;
+		scale)
+			# 16 GiB of 1 GiB extents needs 16 free 1 GiB windows.
+			part_mem=${mem:-4G}
+			[ -z "$mem" ] && [ "$BENCH_SMOKE" = 0 ] && part_mem=20G
 			bench_part "$p" "$out" "$part_mem" || failed+=("$p")
 			;;
 		*) bench_part "$p" "$out" "${mem:-$CMR_VM_MEM}" || failed+=("$p") ;;

@@ -5,7 +5,13 @@
  *
  *   contig    ibv_alloc_contig_mr(): allocate + zero + map (the
  *             CONTIG_BUF object) + register, in one library call (kernel
- *             contiguous back end only)
+ *             contiguous back end only); one range up to 2 GiB, extents
+ *             of 1 GiB above
+ *   contig-buf  the same memory by the buffer calls:
+ *             ibv_alloc_contig_buf() + ibv_reg_contig_buf_mr(), released
+ *             by ibv_dereg_mr() (dereg_ns) and ibv_free_contig_buf()
+ *             (free_ns: the unmap, which frees the pages): where the
+ *             release goes
  *   memalign  memalign() + first touch of every 4 KiB page + ibv_reg_mr()
  *   huge2m    mmap(MAP_HUGETLB | MAP_HUGE_2MB) + first touch + ibv_reg_mr()
  *   huge1g    mmap(MAP_HUGETLB | MAP_HUGE_1GB) + first touch + ibv_reg_mr()
@@ -25,6 +31,10 @@
  * Order: for each repeat, for each size, every backing in turn (A B C D A B
  * C D ...). On the first repeat the MR's device page size and translation
  * entries are read from `rdma -dd resource show mr` (outside the timing).
+ *
+ * setup_cpu_ns is the busy time of all CPUs together during the set-up
+ * (/proc/stat), which counts the kernel's zeroing helpers too: the CPU a
+ * buffer costs, against the wall time setup_ns.
  *
  * One CSV row per measurement on stdout (or --csv FILE); see HEADER.
  */
@@ -53,17 +63,18 @@
 #define HEADER                                                                 \
 	"repeat,size,backing,status,map_length,pool_ns,alloc_ns,touch_ns,"     \
 	"reg_ns,setup_ns,dereg_ns,free_ns,release_ns,page_size,map_entries,"   \
-	"pages_from"
+	"pages_from,setup_cpu_ns"
 
-enum backing { B_CONTIG, B_MEMALIGN, B_HUGE2M, B_HUGE1G, B_COUNT };
+enum backing { B_CONTIG, B_CONTIG_BUF, B_MEMALIGN, B_HUGE2M, B_HUGE1G, B_COUNT };
 static const char *const backing_names[B_COUNT] = {
-	"contig", "memalign", "huge2m", "huge1g",
+	"contig", "contig-buf", "memalign", "huge2m", "huge1g",
 };
 
 struct sample {
 	const char *status;	/* "ok" or an errno name / reason */
 	uint64_t map_length;
 	uint64_t pool_ns, alloc_ns, touch_ns, reg_ns, dereg_ns, free_ns;
+	uint64_t setup_cpu_ns;	/* all CPUs' busy time during set-up */
 	uint64_t page_size, map_entries;
 	const char *pages_from;	/* rdma, lib or none */
 };
@@ -92,12 +103,12 @@ static void emit(FILE *out, int repeat, uint64_t size, const char *backing,
 	fprintf(out,
 		"%d,%" PRIu64 ",%s,%s,%" PRIu64 ",%" PRIu64 ",%" PRIu64
 		",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64
-		",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%s\n",
+		",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%s,%" PRIu64 "\n",
 		repeat, size, backing, s->status, s->map_length, s->pool_ns,
 		s->alloc_ns, s->touch_ns, s->reg_ns,
 		s->alloc_ns + s->touch_ns + s->reg_ns, s->dereg_ns, s->free_ns,
 		s->dereg_ns + s->free_ns, s->page_size, s->map_entries,
-		s->pages_from);
+		s->pages_from, s->setup_cpu_ns);
 	fflush(out);
 }
 
@@ -107,20 +118,38 @@ static void query_pages(struct ibv_mr *mr, struct sample *s)
 		s->pages_from = "rdma";
 }
 
-static void measure_contig(struct bench_dev *dev, uint64_t size, bool pages,
-			   struct sample *s)
+/*
+ * One physical range up to 2 GiB, the largest device page rxe takes;
+ * beyond it, aligned extents of 1 GiB (one device page each), as a
+ * hugetlb buffer of 1 GiB pages is built: no 4 GiB or 16 GiB range is
+ * free in any guest here.
+ */
+static struct ibv_alloc_contig_mr_attr contig_attr(uint64_t size)
 {
 	struct ibv_alloc_contig_mr_attr attr = {
 		.comp_mask = IBV_CONTIG_MR_ATTR_POLICY,
 		.policy = IBV_CONTIG_MR_POLICY_CONTIG,
 	};
+
+	if (size > 2 * SZ_1G) {
+		attr.comp_mask |= IBV_CONTIG_MR_ATTR_MIN_EXTENT;
+		attr.min_extent = SZ_1G;
+	}
+	return attr;
+}
+
+static void measure_contig(struct bench_dev *dev, uint64_t size, bool pages,
+			   struct sample *s)
+{
+	struct ibv_alloc_contig_mr_attr attr = contig_attr(size);
 	struct ibv_contig_mr_info info = {
 		.comp_mask = IBV_CONTIG_MR_INFO_DEVICE_PAGES,
 	};
 	struct ibv_mr *mr;
-	uint64_t t0, t1;
+	uint64_t t0, t1, cpu0;
 	int ret;
 
+	cpu0 = cpu_busy_ns();
 	t0 = now_ns();
 	mr = ibv_alloc_contig_mr_ex(dev->pd, size, BENCH_ACCESS, &attr);
 	t1 = now_ns();
@@ -140,6 +169,7 @@ static void measure_contig(struct bench_dev *dev, uint64_t size, bool pages,
 	t0 = now_ns();
 	touch(mr->addr, size);
 	s->touch_ns = now_ns() - t0;
+	s->setup_cpu_ns = cpu_busy_ns() - cpu0;
 	if (pages)
 		query_pages(mr, s);
 	t0 = now_ns();
@@ -148,14 +178,62 @@ static void measure_contig(struct bench_dev *dev, uint64_t size, bool pages,
 	s->status = ret ? bench_err_name(ret) : "ok";
 }
 
+/*
+ * The same memory through the buffer calls: the release in two parts, as
+ * for memalign: deregistration (the MR's unpin) and the buffer's free
+ * (its unmap, where its pages go back).
+ */
+static void measure_contig_buf(struct bench_dev *dev, uint64_t size,
+			       bool pages, struct sample *s)
+{
+	struct ibv_alloc_contig_mr_attr attr = contig_attr(size);
+	struct ibv_contig_buf *buf;
+	struct ibv_mr *mr;
+	uint64_t t0, cpu0;
+	int ret;
+
+	cpu0 = cpu_busy_ns();
+	t0 = now_ns();
+	ret = ibv_alloc_contig_buf(dev->pd, size, &attr, &buf);
+	s->alloc_ns = now_ns() - t0;
+	if (ret) {
+		s->status = bench_err_name(ret);
+		return;
+	}
+	s->map_length = buf->length;
+	t0 = now_ns();
+	touch(buf->addr, size);
+	s->touch_ns = now_ns() - t0;
+	t0 = now_ns();
+	mr = ibv_reg_contig_buf_mr(dev->pd, buf, buf->addr, size,
+				   BENCH_ACCESS);
+	s->reg_ns = now_ns() - t0;
+	s->setup_cpu_ns = cpu_busy_ns() - cpu0;
+	if (!mr) {
+		s->status = bench_err_name(errno);
+		ibv_free_contig_buf(buf);
+		return;
+	}
+	if (pages)
+		query_pages(mr, s);
+	t0 = now_ns();
+	ret = ibv_dereg_mr(mr);
+	s->dereg_ns = now_ns() - t0;
+	t0 = now_ns();
+	ret = ret ? ret : ibv_free_contig_buf(buf);
+	s->free_ns = now_ns() - t0;
+	s->status = ret ? bench_err_name(ret) : "ok";
+}
+
 static void measure_memalign(struct bench_dev *dev, uint64_t size, bool pages,
 			     struct sample *s, uint64_t *memset_ns)
 {
 	struct ibv_mr *mr;
-	uint64_t t0;
+	uint64_t t0, cpu0;
 	void *buf;
 
 	s->map_length = size;
+	cpu0 = cpu_busy_ns();
 	t0 = now_ns();
 	buf = memalign(SZ_4K, size);
 	s->alloc_ns = now_ns() - t0;
@@ -169,6 +247,7 @@ static void measure_memalign(struct bench_dev *dev, uint64_t size, bool pages,
 	t0 = now_ns();
 	mr = ibv_reg_mr(dev->pd, buf, size, BENCH_ACCESS);
 	s->reg_ns = now_ns() - t0;
+	s->setup_cpu_ns = cpu_busy_ns() - cpu0;
 	if (!mr) {
 		s->status = bench_err_name(errno);
 		free(buf);
@@ -194,7 +273,7 @@ static void measure_hugetlb(struct bench_dev *dev, uint64_t size,
 {
 	int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB |
 		    (page == SZ_1G ? MAP_HUGE_1GB : MAP_HUGE_2MB);
-	uint64_t len = (size + page - 1) / page * page, t0;
+	uint64_t len = (size + page - 1) / page * page, t0, cpu0;
 	unsigned long need = len / page;
 	long base = hugetlb_get_pool(page), got;
 	struct ibv_mr *mr;
@@ -212,6 +291,7 @@ static void measure_hugetlb(struct bench_dev *dev, uint64_t size,
 		s->status = "pool-short";
 		goto out_pool;
 	}
+	cpu0 = cpu_busy_ns();
 	t0 = now_ns();
 	buf = mmap(NULL, len, PROT_READ | PROT_WRITE, flags, -1, 0);
 	s->alloc_ns = now_ns() - t0;
@@ -225,6 +305,7 @@ static void measure_hugetlb(struct bench_dev *dev, uint64_t size,
 	t0 = now_ns();
 	mr = ibv_reg_mr(dev->pd, buf, size, BENCH_ACCESS);
 	s->reg_ns = now_ns() - t0;
+	s->setup_cpu_ns = cpu_busy_ns() - cpu0;
 	if (!mr) {
 		s->status = bench_err_name(errno);
 		munmap(buf, len);
@@ -276,6 +357,10 @@ static int run(const struct setup_opts *o)
 				case B_CONTIG:
 					measure_contig(&dev, size, pages, &s);
 					break;
+				case B_CONTIG_BUF:
+					measure_contig_buf(&dev, size, pages,
+							   &s);
+					break;
 				case B_MEMALIGN:
 					measure_memalign(&dev, size, pages, &s,
 							 &memset_ns);
@@ -313,7 +398,8 @@ static void usage(FILE *f)
 		"[--backings LIST] [--repeats N] [--csv FILE]\n"
 		"  --sizes     comma-separated sizes (default "
 		"2M,8M,32M,128M,512M,1G,2G)\n"
-		"  --backings  contig,memalign,huge2m,huge1g (default: all)\n"
+		"  --backings  contig,contig-buf,memalign,huge2m,huge1g "
+		"(default: all)\n"
 		"  --repeats   rounds over every size and backing (default 3)\n"
 		"  --csv       write the rows here instead of stdout\n");
 }
@@ -331,7 +417,7 @@ int cmd_setup(int argc, char **argv)
 	};
 	struct setup_opts o = { .repeats = 3, .out = stdout };
 	const char *sizes = "2M,8M,32M,128M,512M,1G,2G";
-	const char *backings = "contig,memalign,huge2m,huge1g";
+	const char *backings = "contig,contig-buf,memalign,huge2m,huge1g";
 	const char *csv = NULL;
 	char *copy, *tok, *save = NULL;
 	int c, b, ret;

@@ -25,6 +25,12 @@
 	 IBV_ACCESS_REMOTE_WRITE)
 
 uint64_t now_ns(void);
+/*
+ * CPU time spent busy so far by all CPUs together (/proc/stat: everything
+ * but idle and iowait, at USER_HZ resolution), 0 if unreadable: it also
+ * counts work the kernel does for a call on other CPUs (zeroing helpers).
+ */
+uint64_t cpu_busy_ns(void);
 
 /* "2M", "1G", "4096" -> bytes; 0 on a malformed size. */
 uint64_t parse_size(const char *text);

@@ -32,23 +32,29 @@ HEADERS = {
     "readbw.csv": "repeat,backing,bytes,iterations,bw_peak_mbs,bw_avg_mbs,msg_rate_mpps",
     "readbw-runs.csv": "repeat,backing,status,seconds,server_rc,client_rc,rows,invalid_rows",
     "setup.csv": "repeat,size,backing,status,map_length,pool_ns,alloc_ns,touch_ns,"
-                 "reg_ns,setup_ns,dereg_ns,free_ns,release_ns,page_size,map_entries,pages_from",
+                 "reg_ns,setup_ns,dereg_ns,free_ns,release_ns,page_size,map_entries,pages_from,"
+                 "setup_cpu_ns",
     "frag.csv": "condition,attempt,size,method,status,ns,granted",
     "hold.csv": "repeat,size,method,held,status,windows,windows_unreserved,ns",
 }
+HEADERS["scale.csv"] = HEADERS["setup.csv"]
 TEXT_FIELDS = {"backing", "status", "pages_from", "condition", "method"}
 
 READBW_ORDER = ["memalign", "huge", "contig"]
 READBW_LABEL = {"memalign": "memalign", "huge": "hugetlb 2M (--use_hugepages)",
                 "contig": "contiguous (--contig)"}
-SETUP_ORDER = ["contig", "memalign", "huge2m", "huge1g", "memset"]
-SETUP_LABEL = {"contig": "contiguous MR", "memalign": "memalign+touch+reg",
+SETUP_ORDER = ["contig", "contig-buf", "memalign", "huge2m", "huge1g", "memset"]
+SETUP_LABEL = {"contig": "contiguous MR", "contig-buf": "contiguous buffer+reg",
+               "memalign": "memalign+touch+reg",
                "huge2m": "hugetlb 2M+touch+reg", "huge1g": "hugetlb 1G+touch+reg",
                "memset": "memset (bound)"}
+# Backings whose release is two timed calls (contig's is one).
+RELEASE_SPLIT = ["contig-buf", "memalign", "huge2m", "huge1g"]
 FRAG_ORDER = ["contig", "huge1g", "huge2m"]
 FRAG_LABEL = {"contig": "contiguous MR", "huge1g": "hugetlb 1G pool growth",
               "huge2m": "hugetlb 2M pool growth"}
 FRAG_CONDITIONS = ["clean", "movable", "pinned"]
+SCALE_ORDER = ["contig", "contig-buf", "huge1g"]
 HOLD_ORDER = ["contig", "contig-ext", "huge1g"]
 HOLD_LABEL = {"contig": "contiguous MRs (one range)",
               "contig-ext": "contiguous MRs (extents of half the size)",
@@ -360,10 +366,22 @@ def part_setup(d, rows, md, img):
     md.append("Release (deregistration + freeing):\n")
     md.append(md_table(["size"] + [SETUP_LABEL[b] for b in SETUP_ORDER if b != "memset"],
                        release_t) + "\n")
+    split = []
+    for s in sizes:
+        line = [size_label(s)]
+        for b in RELEASE_SPLIT:
+            d_, f_ = st(s, b, "dereg_ns"), st(s, b, "free_ns")
+            line.append(f"{time_label(d_['median'])} + {time_label(f_['median'])}"
+                        if d_ and f_ else "–")
+        split.append(line)
+    if any(c != "–" for line in split for c in line[1:]):
+        md.append("Release in two parts, deregistration (the MR's unpin) + freeing (the "
+                  "unmap, which also gives the pages back), medians:\n")
+        md.append(md_table(["size"] + [SETUP_LABEL[b] for b in RELEASE_SPLIT], split) + "\n")
     if sizes:
         big = max(s for s in sizes if any((s, b) in groups for b in SETUP_ORDER))
         parts = []
-        for b in ("contig", "memalign", "huge2m", "huge1g"):
+        for b in ("contig", "contig-buf", "memalign", "huge2m", "huge1g"):
             if (big, b) not in groups:
                 continue
             g = groups[(big, b)]
@@ -571,6 +589,59 @@ def part_hold(d, rows, md, conds):
     return any(r["held"] > 0 for r in rows if r["method"] == "contig")
 
 
+def part_scale(d, rows, md):
+    """Part 6: set-up, CPU and release per GiB as the size grows."""
+    ok = [r for r in rows if r["status"] == "ok"]
+    sizes = sorted({r["size"] for r in rows})
+    groups, tried = {}, {}
+    for r in ok:
+        groups.setdefault((r["size"], r["backing"]), []).append(r)
+    for r in rows:
+        tried.setdefault((r["size"], r["backing"]), []).append(r["status"])
+
+    def per_gib(s, b, field):
+        g = groups.get((s, b))
+        if not g or (field == "setup_cpu_ns" and not all(r[field] for r in g)):
+            return None
+        return stats([r[field] * (1 << 30) / s for r in g])
+
+    table, summary = [], []
+    for s in sizes:
+        line = [size_label(s)]
+        for b in SCALE_ORDER:
+            if (s, b) not in tried:
+                line += ["–"] * 3
+                continue
+            x, c, y = (per_gib(s, b, f) for f in ("setup_ns", "setup_cpu_ns", "release_ns"))
+            fails = [v for v in tried[(s, b)] if v != "ok"]
+            note = f" ({len(fails)}× {','.join(sorted(set(fails)))})" if fails else ""
+            line += [cell(x, time_label) + note, cell(c, time_label), cell(y, time_label)]
+            if x:
+                summary.append([s, b, x["n"], len(tried[(s, b)]), x["median"],
+                                c["median"] if c else "", y["median"] if y else ""])
+        table.append(line)
+    write_csv(os.path.join(d, "summary-scale.csv"),
+              ["size", "backing", "ok", "tried", "setup_ns_per_gib_median",
+               "setup_cpu_ns_per_gib_median", "release_ns_per_gib_median"], summary)
+    md.append("### 6. Set-up and release per GiB, up to 16 GiB\n")
+    md.append("Per GiB of buffer: wall time of the set-up, the CPU time all CPUs spent "
+              "during it (/proc/stat: the zeroing helpers included), and the release — "
+              "median [min–max] over the repeats. Contiguous MRs are one range up to "
+              "2 GiB and 1 GiB extents above (one device page each); hugetlb 1G times "
+              "exclude reserving the pool, as in part 2.\n")
+    header = ["size"]
+    for b in SCALE_ORDER:
+        header += [f"{SETUP_LABEL[b]} set-up", "CPU", "release"]
+    md.append(md_table(header, table) + "\n")
+    cpu = [(s, per_gib(s, "contig", "setup_cpu_ns")) for s in sizes]
+    cpu = [(s, c) for s, c in cpu if c]
+    if len(cpu) >= 2:
+        (s0, c0), (s1, c1) = cpu[0], cpu[-1]
+        md.append(f"CPU per GiB of the contiguous MR at {size_label(s1)} relative to "
+                  f"{size_label(s0)}: {c1['median'] / c0['median']:.2f} (medians).\n")
+    return bool(ok)
+
+
 def read_conditions(d):
     conds = {}
     for name in sorted(os.listdir(d)):
@@ -660,6 +731,8 @@ def main(argv):
         good["frag"] = part_frag(d, data["frag.csv"], md, img, conds.get("frag", {}))
     if "hold.csv" in data:
         good["hold"] = part_hold(d, data["hold.csv"], md, conds.get("hold", {}))
+    if "scale.csv" in data:
+        good["scale"] = part_scale(d, data["scale.csv"], md)
     with open(os.path.join(d, "results.md"), "w") as f:
         f.write("\n".join(md) + "\n")
     bad = [p for p, ok in good.items() if not ok]

@@ -117,7 +117,30 @@ memory_state() {
 	echo "## $1"
 	echo "# /proc/buddyinfo (free blocks per order 0..10)"
 	cat /proc/buddyinfo
+	# Pageblocks that are not MIGRATE_MOVABLE hold most of what isolation
+	# cannot migrate: where they are decides which windows can be had.
+	echo "# /proc/pagetypeinfo (pageblocks per migratetype)"
+	sed -n '/^Number of blocks type/,/^$/p' /proc/pagetypeinfo
 	echo "# /proc/meminfo"
 	grep -E '^(MemTotal|MemFree|MemAvailable|Cached|Shmem|AnonPages|Mlocked|HugePages_Total|Hugepagesize):' /proc/meminfo
 	echo
+}
+
+# setup_part NAME: cmr-bench setup over $SIZES x $BACKINGS, $REPEATS
+# rounds, with THP madvise and empty pools; writes NAME.csv,
+# conditions-NAME.txt and NAME-memory.txt to $OUT (parts 2 and 6).
+setup_part() {
+	local rc
+	set_thp madvise
+	empty_hugetlb_pools
+	conditions "$1" >"$OUT/conditions-$1.txt"
+	echo "sizes=$SIZES" >>"$OUT/conditions-$1.txt"
+	echo "backings=$BACKINGS" >>"$OUT/conditions-$1.txt"
+	memory_state "before" >"$OUT/$1-memory.txt"
+	"$CMR_BENCH_BIN" setup --dev "${CMR_RXE:-}" --sizes "$SIZES" --backings "$BACKINGS" \
+		--repeats "$REPEATS" --csv "$OUT/$1.csv"
+	rc=$?
+	memory_state "after" >>"$OUT/$1-memory.txt"
+	[ $rc = 0 ] || die "cmr-bench setup ($1) failed ($rc)"
+	say "$1: $(($(wc -l <"$OUT/$1.csv") - 1)) measurements"
 }

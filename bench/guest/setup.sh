@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Parts 2 and 3: set-up and release cost of a registered buffer per backing
-# and size (cmr-bench setup, interleaved contig memalign huge2m huge1g per
-# size, --repeats rounds), and from the first round each MR's device page
-# size and translation entries as `rdma resource show mr -dd` reports them.
+# and size (cmr-bench setup, interleaved contig contig-buf memalign huge2m
+# huge1g per size, --repeats rounds), and from the first round each MR's
+# device page size and translation entries as `rdma resource show mr -dd`
+# reports them.
 #
-# Writes to --out: setup.csv, conditions-setup.txt.
+# Writes to --out: setup.csv, conditions-setup.txt, setup-memory.txt.
 . "$(dirname "$0")/common.sh"
 parse_common "$@"
 [ -x "$CMR_BENCH_BIN" ] || die "no $CMR_BENCH_BIN (build the project)"
@@ -12,20 +13,9 @@ parse_common "$@"
 # seconds under TCG, whatever the buffer size.
 if [ "$SMOKE" = 1 ]; then
 	REPEATS=${REPEATS:-1} SIZES=${CMR_BENCH_SETUP_SIZES:-2M,16M}
-	BACKINGS=${CMR_BENCH_SETUP_BACKINGS:-contig,memalign,huge2m}
+	BACKINGS=${CMR_BENCH_SETUP_BACKINGS:-contig,contig-buf,memalign,huge2m}
 else
 	REPEATS=${REPEATS:-5} SIZES=${CMR_BENCH_SETUP_SIZES:-2M,8M,32M,128M,512M,1G,2G}
-	BACKINGS=${CMR_BENCH_SETUP_BACKINGS:-contig,memalign,huge2m,huge1g}
+	BACKINGS=${CMR_BENCH_SETUP_BACKINGS:-contig,contig-buf,memalign,huge2m,huge1g}
 fi
-set_thp madvise
-empty_hugetlb_pools
-conditions setup >"$OUT/conditions-setup.txt"
-echo "sizes=$SIZES" >>"$OUT/conditions-setup.txt"
-echo "backings=$BACKINGS" >>"$OUT/conditions-setup.txt"
-memory_state "before" >"$OUT/setup-memory.txt"
-"$CMR_BENCH_BIN" setup --dev "${CMR_RXE:-}" --sizes "$SIZES" --backings "$BACKINGS" \
-	--repeats "$REPEATS" --csv "$OUT/setup.csv"
-rc=$?
-memory_state "after" >>"$OUT/setup-memory.txt"
-[ $rc = 0 ] || die "cmr-bench setup failed ($rc)"
-say "set-up cost: $(($(wc -l <"$OUT/setup.csv") - 1)) measurements"
+setup_part setup

@@ -36,12 +36,14 @@ def fixture(d):
                 rows.append(f"{r},{b},{2 ** e},20,{bw:.2f},{bw:.2f},0.010000")
     write(d, "readbw.csv", "\n".join(rows) + "\n")
     write(d, "readbw-runs.csv", "\n".join(runs) + "\n")
-    rows = ["repeat,size,backing,status,map_length,pool_ns,alloc_ns,touch_ns,reg_ns,"
-            "setup_ns,dereg_ns,free_ns,release_ns,page_size,map_entries,pages_from"]
+    setup_header = ("repeat,size,backing,status,map_length,pool_ns,alloc_ns,touch_ns,reg_ns,"
+                    "setup_ns,dereg_ns,free_ns,release_ns,page_size,map_entries,pages_from,"
+                    "setup_cpu_ns")
+    rows = [setup_header]
     for r in range(2):
         for s in (2 << 20, 64 << 20, 1 << 30):
-            for b in ("contig", "memalign", "huge2m", "huge1g", "memset"):
-                page = {"contig": s, "memalign": 4096, "huge2m": 2 << 20,
+            for b in ("contig", "contig-buf", "memalign", "huge2m", "huge1g", "memset"):
+                page = {"contig": s, "contig-buf": s, "memalign": 4096, "huge2m": 2 << 20,
                         "huge1g": min(s, 1 << 30)}.get(b, 0)
                 status = "pool-short" if (b, s, r) == ("huge1g", 1 << 30, 1) else "ok"
                 a, t, g = (rnd.randint(1000, 10 ** 8) for _ in range(3))
@@ -49,8 +51,17 @@ def fixture(d):
                 if b == "contig":   # the library's numbers first, rdma's later
                     src = "lib" if r == 0 else "rdma"
                 rows.append(f"{r},{s},{b},{status},{s},0,{a},{t},{g},{a + t + g},1,2,3,"
-                            f"{page},{s // page if page else 0},{src}")
+                            f"{page},{s // page if page else 0},{src},{2 * (a + t + g)}")
     write(d, "setup.csv", "\n".join(rows) + "\n")
+    # Scale: CPU per GiB 1.0 s at 1 GiB and 1.5 s at 16 GiB (ratio 1.50).
+    rows = [setup_header]
+    for r in range(3):
+        for s, cpu in ((1 << 30, 10 ** 9), (16 << 30, 24 * 10 ** 9)):
+            for b in ("contig", "contig-buf", "huge1g"):
+                st = "pool-short" if (b, s, r) == ("huge1g", 16 << 30, 2) else "ok"
+                rows.append(f"{r},{s},{b},{st},{s},0,{cpu // 2},0,0,{cpu // 2},1,2,3,"
+                            f"{1 << 30},{s >> 30},none,{cpu}")
+    write(d, "scale.csv", "\n".join(rows) + "\n")
     rows = ["condition,attempt,size,method,status,ns,granted"]
     for c in ("clean", "movable", "pinned"):
         for a in range(2):
@@ -103,11 +114,15 @@ def main():
                 check(f.read(4) == PNG, f"{png}.png is a PNG")
         with open(os.path.join(d, "results.md")) as f:
             md = f.read()
-        for sect in ("### 1.", "### 2.", "### 3.", "### 4.", "**pinned**", "### 5."):
+        for sect in ("### 1.", "### 2.", "### 3.", "### 4.", "**pinned**", "### 5.", "### 6."):
             check(sect in md, f"results.md has {sect}")
         check("| 1 GiB | memalign+touch+reg | 4 KiB | 262,144 | 4,202,496 |" in md,
               "rxe map bytes of 1 GiB of 4 KiB pages = 1024 x (4096 + 8)")
         check("0/2" in md and "ENOMEM" in md, "failed attempts are counted and named")
+        split = md[md.find("Release in two parts"):]
+        check(split.startswith("Release in two parts") and
+              "| size | contiguous buffer+reg | memalign+touch+reg |" in split,
+              "release split into deregistration and freeing, buffer calls first")
         check("| 64 MiB | contiguous MR | 64 MiB | 1 | 4,104 | 8 | rdma |" in md,
               "translation: rdma's report wins over the library's")
         # 64 KiB - 8 MiB: 8 sizes x 3 rounds paired with memalign.
@@ -117,8 +132,13 @@ def main():
               "(4 of them)" in md, "where the pins landed")
         check("| 1 GiB | 6 (5 without reserved pages) | 4 [4–5] (ENOMEM) | 6 [6–6] (ENOMEM) | "
               "4 [4–4] (short) |" in md, "held at once: median [min–max] and why the next failed")
+        check("CPU per GiB of the contiguous MR at 16 GiB relative to 1 GiB: 1.50" in md,
+              "scale: CPU per GiB at the largest size relative to the smallest")
+        check("| 16 GiB | 750.0 ms [750.0 ms–750.0 ms] | 1.50 s [1.50 s–1.50 s] |" in md,
+              "scale: per-GiB set-up, CPU and release of one size")
+        check("(1× pool-short)" in md, "scale: failed attempts counted")
         for name in ("summary-readbw.csv", "summary-setup.csv", "summary-translation.csv",
-                     "summary-frag.csv", "summary-hold.csv"):
+                     "summary-frag.csv", "summary-hold.csv", "summary-scale.csv"):
             check(os.path.getsize(os.path.join(d, name)) > 0, f"{name} written")
 
     bad_cases = {

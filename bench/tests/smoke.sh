@@ -38,6 +38,7 @@ readbw) csvs="readbw.csv readbw-runs.csv" pngs="readbw readbw-ratio" sect="### 1
 setup) csvs="setup.csv" pngs="setup release translation" sect="### 2." ;;
 frag) csvs="frag.csv" pngs="frag" sect="### 4." ;;
 hold) csvs="hold.csv" pngs="" sect="### 5." ;;
+scale) csvs="scale.csv" pngs="" sect="### 6." ;;
 *) fail "unknown part $part" ;;
 esac
 for f in $csvs; do

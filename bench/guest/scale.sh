@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Part 6: set-up and release beyond 2 GiB, per GiB: contiguous MRs made of
+# 1 GiB extents (one call, and by the buffer calls) against hugetlb 1 GiB
+# pages, with the CPU time all CPUs spent (cmr-bench setup, its
+# setup_cpu_ns). Meant for a 20 GiB guest: QEMU's pc machine then has the
+# 16 one-GiB windows that 16 GiB needs, in either form.
+#
+# Writes to --out: scale.csv (setup.csv's columns), conditions-scale.txt,
+# scale-memory.txt.
+. "$(dirname "$0")/common.sh"
+parse_common "$@"
+[ -x "$CMR_BENCH_BIN" ] || die "no $CMR_BENCH_BIN (build the project)"
+if [ "$SMOKE" = 1 ]; then
+	REPEATS=${REPEATS:-1} SIZES=${CMR_BENCH_SCALE_SIZES:-32M,64M}
+	BACKINGS=contig,contig-buf
+else
+	REPEATS=${REPEATS:-3} SIZES=${CMR_BENCH_SCALE_SIZES:-1G,2G,4G,16G}
+	BACKINGS=contig,contig-buf,huge1g
+fi
+setup_part scale
