@@ -1,6 +1,7 @@
-# Test registration. Every test is a command that exits 0 (pass), 77 or 4
-# (skip, as liburing and kselftest do) or anything else (fail). The driver
-# script (./contig-mr test) reads the manifests written here:
+# Test registration. Every test is a command that exits 0 (pass), 77 (skip,
+# the one skip code; CTest has it as SKIP_RETURN_CODE) or anything else
+# (fail). The driver script (./contig-mr test) reads the manifests written
+# here:
 #   ${PROJECT_BINARY_DIR}/tests/host.list  tests run on the build machine
 #   ${PROJECT_BINARY_DIR}/tests/vm.list    tests run in the guest, one by one
 # Line format: NAME<TAB>TIMEOUT_S<TAB>SETUP<TAB>COMMAND...
