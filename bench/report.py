@@ -313,15 +313,26 @@ def part_readbw(d, rows, runs, md, img):
     return bool(rows)
 
 
-def part_setup(d, rows, md, img):
+def by_size_backing(rows):
+    """setup.csv-shaped rows: the successful ones, the sizes, the successful
+    rows per (size, backing), and every status per (size, backing)."""
     ok = [r for r in rows if r["status"] == "ok"]
-    sizes = sorted({r["size"] for r in rows})
-    groups = {}
+    groups, tried = {}, {}
     for r in ok:
         groups.setdefault((r["size"], r["backing"]), []).append(r)
-    tried = {}
     for r in rows:
         tried.setdefault((r["size"], r["backing"]), []).append(r["status"])
+    return ok, sorted({r["size"] for r in rows}), groups, tried
+
+
+def fail_note(statuses):
+    """' (2× ENOMEM,pool-short)' for the attempts that failed, else ''."""
+    fails = [v for v in statuses if v != "ok"]
+    return f" ({len(fails)}× {','.join(sorted(set(fails)))})" if fails else ""
+
+
+def part_setup(d, rows, md, img):
+    ok, sizes, groups, tried = by_size_backing(rows)
 
     def st(size, b, field):
         g = groups.get((size, b))
@@ -333,8 +344,7 @@ def part_setup(d, rows, md, img):
         for b in SETUP_ORDER:
             x = st(s, b, "setup_ns")
             y = st(s, b, "release_ns") if b != "memset" else None
-            fails = [v for v in tried.get((s, b), []) if v != "ok"]
-            note = f" ({len(fails)}× {','.join(sorted(set(fails)))})" if fails else ""
+            note = fail_note(tried.get((s, b), []))
             sl.append(cell(x, time_label) + note)
             if b != "memset":
                 rl.append(cell(y, time_label))
@@ -591,13 +601,7 @@ def part_hold(d, rows, md, conds):
 
 def part_scale(d, rows, md):
     """Part 6: set-up, CPU and release per GiB as the size grows."""
-    ok = [r for r in rows if r["status"] == "ok"]
-    sizes = sorted({r["size"] for r in rows})
-    groups, tried = {}, {}
-    for r in ok:
-        groups.setdefault((r["size"], r["backing"]), []).append(r)
-    for r in rows:
-        tried.setdefault((r["size"], r["backing"]), []).append(r["status"])
+    ok, sizes, groups, tried = by_size_backing(rows)
 
     def per_gib(s, b, field):
         g = groups.get((s, b))
@@ -613,8 +617,7 @@ def part_scale(d, rows, md):
                 line += ["–"] * 3
                 continue
             x, c, y = (per_gib(s, b, f) for f in ("setup_ns", "setup_cpu_ns", "release_ns"))
-            fails = [v for v in tried[(s, b)] if v != "ok"]
-            note = f" ({len(fails)}× {','.join(sorted(set(fails)))})" if fails else ""
+            note = fail_note(tried[(s, b)])
             line += [cell(x, time_label) + note, cell(c, time_label), cell(y, time_label)]
             if x:
                 summary.append([s, b, x["n"], len(tried[(s, b)]), x["median"],
