@@ -5,7 +5,11 @@
 #  - 1 GiB and 2 GiB: at least as many as run-time 1 GiB hugetlb pool
 #    growth gets in the same boot (for 2 GiB: pairs of its pages), and at
 #    least one;
-#  - with extents of half the size, at least as many as with one range;
+#  - with extents of half the size, at least as many as hugetlb, whose
+#    pages are the same naturally aligned 1 GiB windows (the count of one
+#    range is printed, not compared: one range may sit at a quarter of
+#    its size's alignment, across two windows of which extents need the
+#    whole, docs/benchmarks.md part 5);
 # and afterwards free memory back and the hugetlb pool back to 0. The
 # memory map's windows are reported, not asserted: some of them hold
 # reserved or unmovable kernel pages (docs/benchmarks.md, part 5).
@@ -51,12 +55,12 @@ check $? \
 [ "$ours2" -ge 1 ] && [ "$ours2" -ge "$huge2" ]
 check $? \
 	"2 GiB: $ours2 held, hugetlb: $huge2 pairs of 1 GiB pages"
-[ "$ext2" -ge "$ours2" ]
+[ "$ext2" -ge 1 ] && [ "$ext2" -ge "$huge2" ]
 check $? \
-	"2 GiB from 1 GiB extents: $ext2 held (one range: $ours2)"
-[ "$ext1" -ge "$ours1" ]
+	"2 GiB from 1 GiB extents: $ext2 held, hugetlb: $huge2 pairs (one range: $ours2)"
+[ "$ext1" -ge 1 ] && [ "$ext1" -ge "$huge1" ]
 check $? \
-	"1 GiB from 512 MiB extents: $ext1 held (one range: $ours1)"
+	"1 GiB from 512 MiB extents: $ext1 held, hugetlb: $huge1 (one range: $ours1)"
 [ "$(cat "$pool")" = 0 ]
 check $? "1 GiB hugetlb pool back to 0 pages"
 echo 3 >/proc/sys/vm/drop_caches

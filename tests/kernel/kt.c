@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "contig_mr.h"
@@ -623,4 +625,85 @@ long kt_isolated_pageblocks(void)
 	}
 	fclose(f);
 	return total;
+}
+
+/* The scatter child: map, populate, give back all but the first page of
+ * each stride, report the bytes it holds, wait to be killed. */
+static noreturn void scatter_child(uint64_t len, uint64_t stride, int wfd)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	uint64_t off, held = 0;
+	char *p;
+	int fd;
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	fd = open("/proc/self/oom_score_adj", O_WRONLY);
+	if (fd >= 0) {
+		if (write(fd, "1000", 4) != 4)
+			_exit(2);
+		close(fd);
+	}
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	/* Base pages: a THP would keep whole pageblocks free of holes. */
+	if (p == MAP_FAILED || madvise(p, len, MADV_NOHUGEPAGE) ||
+	    madvise(p, len, MADV_POPULATE_WRITE))
+		_exit(3);
+	for (off = 0; off + stride <= len; off += stride) {
+		if (madvise(p + off + page, stride - page, MADV_DONTNEED))
+			_exit(4);
+		held += page;
+	}
+	if (write(wfd, &held, sizeof(held)) != sizeof(held))
+		_exit(5);
+	for (;;)
+		pause();
+}
+
+int kt_scatter_start(struct kt_scatter *s, uint64_t leave, uint64_t stride)
+{
+	uint64_t free_b = (uint64_t)t_meminfo_kb("MemFree") * 1024, len;
+	int fds[2], status;
+	ssize_t n;
+
+	s->pid = -1;
+	s->held = 0;
+	if (free_b <= leave + stride || stride <= (uint64_t)sysconf(_SC_PAGESIZE)) {
+		t_diag("scatter: %" PRIu64 " MiB free, cannot leave %" PRIu64
+		       " MiB", free_b >> 20, leave >> 20);
+		errno = ENOMEM;
+		return -1;
+	}
+	len = (free_b - leave) / stride * stride;
+	if (pipe(fds))
+		return -1;
+	s->pid = fork();
+	if (s->pid < 0) {
+		close(fds[0]);
+		close(fds[1]);
+		return -1;
+	}
+	if (!s->pid) {
+		close(fds[0]);
+		scatter_child(len, stride, fds[1]);
+	}
+	close(fds[1]);
+	n = read(fds[0], &s->held, sizeof(s->held));
+	close(fds[0]);
+	if (n == sizeof(s->held))
+		return 0;
+	waitpid(s->pid, &status, 0);
+	t_diag("scatter: the child failed to set up (status 0x%x)", status);
+	s->pid = -1;
+	errno = EIO;
+	return -1;
+}
+
+void kt_scatter_stop(struct kt_scatter *s)
+{
+	if (s->pid <= 0)
+		return;
+	kill(s->pid, SIGKILL);
+	waitpid(s->pid, NULL, 0);
+	s->pid = -1;
 }

@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <infiniband/verbs.h>
 
@@ -168,6 +169,24 @@ uint64_t kt_umem_pgsz(const void *addr, uint64_t len, uint64_t iova,
  */
 int kt_kpage_scan(uint64_t pfn, uint64_t n, uint64_t *in_use,
 		  uint64_t *unexplained);
+
+/*
+ * A child process that holds one page in every @stride bytes of all free
+ * memory but @leave bytes. No pageblock it reached is free any more, so a
+ * contiguous allocation there must isolate the range and migrate those
+ * pages, as on a machine that has run for a while, instead of taking free
+ * blocks straight from the free lists. The child is the OOM killer's
+ * first choice and dies with its parent.
+ */
+struct kt_scatter {
+	pid_t pid;
+	uint64_t held;		/* bytes it holds */
+};
+
+/* 0, or -1 with errno (a diagnostic says why). */
+int kt_scatter_start(struct kt_scatter *s, uint64_t leave, uint64_t stride);
+/* Kill the child and wait for it: its pages are free again. */
+void kt_scatter_stop(struct kt_scatter *s);
 
 /* ---- misc --------------------------------------------------------------- */
 

@@ -4,13 +4,20 @@
  *
  *   kernel_kill LENGTH MIN_EXTENT
  *
- * First one uninterrupted raw CONTIG_BUF_ALLOC of LENGTH (MIN_EXTENT 0:
- * one range) measures how long the allocation takes, T; it must take
- * at least two seconds, or the kills below would not land inside it.
- * Then, three times, a child process starts the same allocation and is
- * sent SIGKILL after 5 %, 30 % and 60 % of T: early in the search for a
- * range (isolation, migration), later in it or while the kernel zeroes
- * the memory. For each it asserts:
+ * A child process starts a raw CONTIG_BUF_ALLOC of LENGTH (MIN_EXTENT 0:
+ * one range) and is sent SIGKILL while the allocation runs, in the two
+ * phases that can take long:
+ *  - zeroing: on free memory the range is taken from the free lists in
+ *    milliseconds and the rest is the zeroing; killed at half of an
+ *    uninterrupted allocation's time T;
+ *  - the search: a child holds one page in every 64 KiB of the free
+ *    memory but 512 MiB (kt_scatter_start()), so no candidate is free and
+ *    each one is isolated and migrated; T must be at least two seconds,
+ *    and the kills come after 5 %, 15 % and 30 % of it. Each killed
+ *    attempt leaves the ranges it emptied free for the next one, so the
+ *    kills add up to half of T, and every attempt still has more than
+ *    that left.
+ * For each kill it asserts:
  *  - the allocation had not returned when the signal was sent;
  *  - the child is gone, killed by SIGKILL, within one second of the
  *    signal (the allocation checks for fatal signals between candidate
@@ -37,7 +44,7 @@
 #define MSG_STARTED	'S'
 #define MSG_RETURNED	'R'
 
-static const double kill_at[] = { 0.05, 0.30, 0.60 };
+static const double search_kill_at[] = { 0.05, 0.15, 0.30 };
 
 struct kill_test {
 	struct ibv_context *ctx;
@@ -168,9 +175,10 @@ static void kill_during_alloc(const struct kill_test *t, double delay)
 int main(int argc, char **argv)
 {
 	struct kill_test t = { .in.numa_node = -1 };
+	struct kt_scatter scatter;
 	long long base, tol;
 	uint64_t len, ext;
-	double whole;
+	double whole, start;
 	unsigned int i;
 	char s[32];
 
@@ -182,18 +190,29 @@ int main(int argc, char **argv)
 	t.ctx = t_open_device(getenv("CMR_RXE"));
 	if (kt_raw_init(t.ctx))
 		t_bail("uverbs driver id");
+	kt_size_str(len, s, sizeof(s));
 
 	base = t_free_mem_kb();
 	tol = t_free_mem_tolerance_kb(8192);
 	whole = timed_alloc(&t);
-	t_diag("uninterrupted allocation of %s: %.2f s",
-	       kt_size_str(len, s, sizeof(s)), whole);
+	t_diag("free memory: uninterrupted allocation of %s: %.2f s", s,
+	       whole);
+	kill_during_alloc(&t, whole / 2);
+
+	start = t_now();
+	if (kt_scatter_start(&scatter, 512 * KT_MIB, 64 * KT_KIB))
+		t_bail("scattering movable pages: %s", strerror(errno));
+	t_diag("a child holds %" PRIu64 " MiB, one page in every 64 KiB "
+	       "(set up in %.1f s)", scatter.held >> 20, t_now() - start);
+	whole = timed_alloc(&t);
+	t_diag("scattered memory: uninterrupted allocation of %s: %.2f s", s,
+	       whole);
 	if (whole < 2.0)
 		t_bail("the allocation takes %.2f s: too short to kill inside "
-		       "it, use a larger LENGTH", whole);
-
-	for (i = 0; i < sizeof(kill_at) / sizeof(kill_at[0]); i++)
-		kill_during_alloc(&t, kill_at[i] * whole);
+		       "its search, use a larger LENGTH", whole);
+	for (i = 0; i < sizeof(search_kill_at) / sizeof(search_kill_at[0]); i++)
+		kill_during_alloc(&t, search_kill_at[i] * whole);
+	kt_scatter_stop(&scatter);
 
 	t_ok(kt_isolated_pageblocks() == 0,
 	     "/proc/pagetypeinfo: no pageblock left MIGRATE_ISOLATE");

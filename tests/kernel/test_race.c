@@ -13,14 +13,19 @@
  *    contiguous buffers of 8, 12 and 64 MiB through the raw
  *    CONTIG_BUF_ALLOC (alloc_contig_pages_aligned() in the kernel: their
  *    isolations overlap each other's and the hugetlb allocation's).
+ * Meanwhile a child holds one page in every 64 KiB of the free memory but
+ * 512 MiB (kt_scatter_start()): no range is free, so every allocation
+ * isolates its candidates and migrates pages, instead of taking a free
+ * range from the free lists without isolating anything.
  * Before the series' mm fix, a caller whose isolation failed undid the
  * isolation of the others, and DEBUG_VM caught it as
  * VM_BUG_ON(!is_migrate_isolate(mt)) in isolate_single_pageblock().
  *
  * It asserts that every call returned success or ENOMEM (another caller
  * held the range), that each side succeeded at least once (the race was
- * run, not avoided), that afterwards no pageblock is left
- * MIGRATE_ISOLATE (/proc/pagetypeinfo), the pool is back to 0 and free
+ * run, not avoided), that pageblocks were seen isolated while they ran
+ * (/proc/pagetypeinfo, sampled every 20 ms), that afterwards no
+ * pageblock is left MIGRATE_ISOLATE, the pool is back to 0 and free
  * memory back to its baseline. The harness scans the kernel log after
  * the run: any BUG, WARNING or lockdep report fails it.
  */
@@ -110,7 +115,9 @@ int main(int argc, char **argv)
 	static const char *const names[] = {
 		"1 GiB hugetlb pool growth", "allocator 1", "allocator 2",
 	};
+	struct kt_scatter scatter;
 	struct race_counts *c;
+	long isolated, max_isolated = 0, samples = 0, seen = 0;
 	long long base, tol;
 	double secs, until;
 	pid_t pid[3];
@@ -131,11 +138,23 @@ int main(int argc, char **argv)
 	base = t_free_mem_kb();
 	tol = t_free_mem_tolerance_kb(8192);
 	t_diag("isolated pageblocks before: %ld", kt_isolated_pageblocks());
+	if (kt_scatter_start(&scatter, 512 * KT_MIB, 64 * KT_KIB))
+		t_bail("scattering movable pages: %s", strerror(errno));
+	t_diag("a child holds %" PRIu64 " MiB, one page in every 64 KiB",
+	       scatter.held >> 20);
 
 	until = t_now() + secs;
 	pid[0] = spawn(hugetlb_worker, until, &c[0], 0);
 	pid[1] = spawn(alloc_worker, until, &c[1], 1);
 	pid[2] = spawn(alloc_worker, until, &c[2], 2);
+	while (t_now() < until) {
+		isolated = kt_isolated_pageblocks();
+		samples++;
+		seen += isolated > 0;
+		if (isolated > max_isolated)
+			max_isolated = isolated;
+		usleep(20000);
+	}
 	for (i = 0; i < 3; i++) {
 		if (waitpid(pid[i], &status, 0) != pid[i])
 			t_bail("waitpid: %s", strerror(errno));
@@ -149,6 +168,9 @@ int main(int argc, char **argv)
 		t_ok(c[i].ok > 0, "%s: succeeded %ld times while the others ran",
 		     names[i], c[i].ok);
 	}
+	t_ok(seen > 0, "pageblocks isolated in %ld of %ld samples, up to %ld "
+	     "at once", seen, samples, max_isolated);
+	kt_scatter_stop(&scatter);
 
 	t_ok(kt_isolated_pageblocks() == 0,
 	     "/proc/pagetypeinfo: no pageblock left MIGRATE_ISOLATE");
