@@ -85,6 +85,7 @@ struct setup_opts {
 	int nsizes;
 	bool use[B_COUNT];
 	int repeats;
+	bool size_major;	/* every round of a size before the next size */
 	FILE *out;
 };
 
@@ -333,7 +334,7 @@ static int run(const struct setup_opts *o)
 	 */
 	bool have_pages[BENCH_MAX_SIZES][B_COUNT] = { { false } };
 	struct bench_dev dev;
-	int ret, r, i, b;
+	int ret, r, i, b, outer, inner;
 
 	ret = bench_dev_open(o->dev, &dev);
 	if (ret) {
@@ -342,9 +343,16 @@ static int run(const struct setup_opts *o)
 		return 1;
 	}
 	fprintf(o->out, "%s\n", HEADER);
-	for (r = 0; r < o->repeats; r++) {
-		for (i = 0; i < o->nsizes; i++) {
-			uint64_t size = o->sizes[i], memset_ns = 0;
+	for (outer = 0; outer < (o->size_major ? o->nsizes : o->repeats);
+	     outer++) {
+		for (inner = 0;
+		     inner < (o->size_major ? o->repeats : o->nsizes);
+		     inner++) {
+			uint64_t size, memset_ns = 0;
+
+			r = o->size_major ? inner : outer;
+			i = o->size_major ? outer : inner;
+			size = o->sizes[i];
 
 			for (b = 0; b < B_COUNT; b++) {
 				struct sample s = { .status = "?",
@@ -395,12 +403,14 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: cmr-bench setup [--dev NAME] [--sizes LIST] "
-		"[--backings LIST] [--repeats N] [--csv FILE]\n"
+		"[--backings LIST] [--repeats N] [--size-major] [--csv FILE]\n"
 		"  --sizes     comma-separated sizes (default "
 		"2M,8M,32M,128M,512M,1G,2G)\n"
 		"  --backings  contig,contig-buf,memalign,huge2m,huge1g "
 		"(default: all)\n"
 		"  --repeats   rounds over every size and backing (default 3)\n"
+		"  --size-major  every round of a size before the next size\n"
+		"              (default: every size in each round)\n"
 		"  --csv       write the rows here instead of stdout\n");
 }
 
@@ -411,6 +421,7 @@ int cmd_setup(int argc, char **argv)
 		{ "sizes", required_argument, NULL, 's' },
 		{ "backings", required_argument, NULL, 'b' },
 		{ "repeats", required_argument, NULL, 'r' },
+		{ "size-major", no_argument, NULL, 'm' },
 		{ "csv", required_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -435,6 +446,9 @@ int cmd_setup(int argc, char **argv)
 			break;
 		case 'r':
 			o.repeats = atoi(optarg);
+			break;
+		case 'm':
+			o.size_major = true;
 			break;
 		case 'o':
 			csv = optarg;

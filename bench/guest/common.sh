@@ -129,18 +129,20 @@ memory_state() {
 # setup_part NAME: cmr-bench setup over $SIZES x $BACKINGS, $REPEATS
 # rounds, with THP madvise and empty pools; writes NAME.csv,
 # conditions-NAME.txt and NAME-memory.txt to $OUT (parts 2 and 6).
-setup_part() {
-	local rc
+setup_part() { # setup_part NAME [cmr-bench setup options...]
+	local rc name=$1
+	shift
 	set_thp madvise
 	empty_hugetlb_pools
-	conditions "$1" >"$OUT/conditions-$1.txt"
-	echo "sizes=$SIZES" >>"$OUT/conditions-$1.txt"
-	echo "backings=$BACKINGS" >>"$OUT/conditions-$1.txt"
-	memory_state "before" >"$OUT/$1-memory.txt"
+	conditions "$name" >"$OUT/conditions-$name.txt"
+	echo "sizes=$SIZES" >>"$OUT/conditions-$name.txt"
+	echo "backings=$BACKINGS" >>"$OUT/conditions-$name.txt"
+	echo "setup_options=$*" >>"$OUT/conditions-$name.txt"
+	memory_state "before" >"$OUT/$name-memory.txt"
 	"$CMR_BENCH_BIN" setup --dev "${CMR_RXE:-}" --sizes "$SIZES" --backings "$BACKINGS" \
-		--repeats "$REPEATS" --csv "$OUT/$1.csv"
+		--repeats "$REPEATS" --csv "$OUT/$name.csv" "$@"
 	rc=$?
-	memory_state "after" >>"$OUT/$1-memory.txt"
-	[ $rc = 0 ] || die "cmr-bench setup ($1) failed ($rc)"
-	say "$1: $(($(wc -l <"$OUT/$1.csv") - 1)) measurements"
+	memory_state "after" >>"$OUT/$name-memory.txt"
+	[ $rc = 0 ] || die "cmr-bench setup ($name) failed ($rc)"
+	say "$name: $(($(wc -l <"$OUT/$name.csv") - 1)) measurements"
 }
