@@ -83,6 +83,10 @@ vm_run() {
 	kvm) accel="-accel kvm -cpu host" ;;
 	*) die "unknown accelerator $CMR_VM_ACCEL" ;;
 	esac
+	# The project's own kernels have the series: tests that would skip on a
+	# kernel without it (--kernel PATH) fail on these instead.
+	local require=0
+	case $kernel in "$CMR_KBUILD"/bzImage*) require=1 ;; esac
 	cat >"$run/job.env" <<-ENV
 		CMR_ROOT='$CMR_ROOT'
 		CMR_JOB='$job'
@@ -90,7 +94,7 @@ vm_run() {
 		CMR_COMMAND='$(vm_quote "${CMR_VM_COMMAND:-}")'
 		CMR_LIST='${CMR_VM_LIST:-}'
 		CMR_ONLY='${CMR_VM_ONLY:-}'
-		export CMR_ROOT CMR_BUILD='$CMR_BUILD'
+		export CMR_ROOT CMR_BUILD='$CMR_BUILD' CMR_REQUIRE='$require'
 	ENV
 	local console=(-serial "file:$run/console.log")
 	[ "$job" = shell ] && console=(-serial mon:stdio)
