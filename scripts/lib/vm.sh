@@ -86,7 +86,7 @@ vm_run() {
 	# The project's own kernels have the series: tests that would skip on a
 	# kernel without it (--kernel PATH) fail on these instead.
 	local require=0
-	case $kernel in "$CMR_KBUILD"/bzImage*) require=1 ;; esac
+	case $(realpath "$kernel") in "$(realpath "$CMR_KBUILD")"/bzImage*) require=1 ;; esac
 	cat >"$run/job.env" <<-ENV
 		CMR_ROOT='$CMR_ROOT'
 		CMR_JOB='$job'

@@ -637,6 +637,8 @@ static noreturn void scatter_child(uint64_t len, uint64_t stride, int wfd)
 	int fd;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() == 1)	/* the parent died before prctl() */
+		_exit(1);
 	fd = open("/proc/self/oom_score_adj", O_WRONLY);
 	if (fd >= 0) {
 		if (write(fd, "1000", 4) != 4)
@@ -660,27 +662,55 @@ static noreturn void scatter_child(uint64_t len, uint64_t stride, int wfd)
 		pause();
 }
 
+#define PROACTIVENESS "/proc/sys/vm/compaction_proactiveness"
+
+/* Write text to a sysctl file; best effort (the knob may not exist). */
+static void write_sysctl(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "we");
+
+	if (f) {
+		fputs(text, f);
+		fclose(f);
+	}
+}
+
 int kt_scatter_start(struct kt_scatter *s, uint64_t leave, uint64_t stride)
 {
-	uint64_t free_b = (uint64_t)t_meminfo_kb("MemFree") * 1024, len;
-	int fds[2], status;
+	long long free_kb = t_meminfo_kb("MemFree");
+	uint64_t free_b = free_kb > 0 ? (uint64_t)free_kb * 1024 : 0, len;
+	long page = sysconf(_SC_PAGESIZE);
+	int fds[2], status = 0;
+	FILE *f;
 	ssize_t n;
 
 	s->pid = -1;
 	s->held = 0;
-	if (free_b <= leave + stride || stride <= (uint64_t)sysconf(_SC_PAGESIZE)) {
+	s->proactiveness[0] = 0;
+	if (free_b <= leave + stride || stride <= (uint64_t)page ||
+	    stride % page) {
 		t_diag("scatter: %" PRIu64 " MiB free, cannot leave %" PRIu64
 		       " MiB", free_b >> 20, leave >> 20);
 		errno = ENOMEM;
 		return -1;
 	}
 	len = (free_b - leave) / stride * stride;
-	if (pipe(fds))
+	f = fopen(PROACTIVENESS, "re");
+	if (f) {
+		if (!fgets(s->proactiveness, sizeof(s->proactiveness), f))
+			s->proactiveness[0] = 0;
+		fclose(f);
+		write_sysctl(PROACTIVENESS, "0");
+	}
+	if (pipe(fds)) {
+		kt_scatter_stop(s);
 		return -1;
+	}
 	s->pid = fork();
 	if (s->pid < 0) {
 		close(fds[0]);
 		close(fds[1]);
+		kt_scatter_stop(s);
 		return -1;
 	}
 	if (!s->pid) {
@@ -695,15 +725,20 @@ int kt_scatter_start(struct kt_scatter *s, uint64_t leave, uint64_t stride)
 	waitpid(s->pid, &status, 0);
 	t_diag("scatter: the child failed to set up (status 0x%x)", status);
 	s->pid = -1;
+	kt_scatter_stop(s);
 	errno = EIO;
 	return -1;
 }
 
 void kt_scatter_stop(struct kt_scatter *s)
 {
-	if (s->pid <= 0)
-		return;
-	kill(s->pid, SIGKILL);
-	waitpid(s->pid, NULL, 0);
-	s->pid = -1;
+	if (s->pid > 0) {
+		kill(s->pid, SIGKILL);
+		waitpid(s->pid, NULL, 0);
+		s->pid = -1;
+	}
+	if (s->proactiveness[0]) {
+		write_sysctl(PROACTIVENESS, s->proactiveness);
+		s->proactiveness[0] = 0;
+	}
 }

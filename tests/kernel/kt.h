@@ -176,11 +176,14 @@ int kt_kpage_scan(uint64_t pfn, uint64_t n, uint64_t *in_use,
  * contiguous allocation there must isolate the range and migrate those
  * pages, as on a machine that has run for a while, instead of taking free
  * blocks straight from the free lists. The child is the OOM killer's
- * first choice and dies with its parent.
+ * first choice and dies with its parent. Proactive compaction is off
+ * meanwhile (vm.compaction_proactiveness 0): kcompactd would otherwise
+ * gather the held pages together, at a pace that depends on the host.
  */
 struct kt_scatter {
 	pid_t pid;
 	uint64_t held;		/* bytes it holds */
+	char proactiveness[16];	/* vm.compaction_proactiveness before, or "" */
 };
 
 /* 0, or -1 with errno (a diagnostic says why). */

@@ -12,11 +12,13 @@
  *    uninterrupted allocation's time T;
  *  - the search: a child holds one page in every 64 KiB of the free
  *    memory but 512 MiB (kt_scatter_start()), so no candidate is free and
- *    each one is isolated and migrated; T must be at least two seconds,
- *    and the kills come after 5 %, 15 % and 30 % of it. Each killed
- *    attempt leaves the ranges it emptied free for the next one, so the
- *    kills add up to half of T, and every attempt still has more than
- *    that left.
+ *    each one is isolated and migrated; the kills come after 10 %, 30 %
+ *    and 60 % of T, the time on free memory: the search of scattered
+ *    memory takes longer than zeroing the same bytes (11.6 s against
+ *    3.7 s, measured), and each killed attempt leaves the ranges it
+ *    emptied free for the next, so the kills must add up to less than the
+ *    search. An uninterrupted allocation on the scattered memory comes
+ *    last, for the record; it must take longer than the last kill.
  * For each kill it asserts:
  *  - the allocation had not returned when the signal was sent;
  *  - the child is gone, killed by SIGKILL, within one second of the
@@ -44,7 +46,7 @@
 #define MSG_STARTED	'S'
 #define MSG_RETURNED	'R'
 
-static const double search_kill_at[] = { 0.05, 0.15, 0.30 };
+static const double search_kill_at[] = { 0.10, 0.30, 0.60 };
 
 struct kill_test {
 	struct ibv_context *ctx;
@@ -178,7 +180,7 @@ int main(int argc, char **argv)
 	struct kt_scatter scatter;
 	long long base, tol;
 	uint64_t len, ext;
-	double whole, start;
+	double whole, start, last;
 	unsigned int i;
 	char s[32];
 
@@ -197,6 +199,9 @@ int main(int argc, char **argv)
 	whole = timed_alloc(&t);
 	t_diag("free memory: uninterrupted allocation of %s: %.2f s", s,
 	       whole);
+	if (whole < 0.5)
+		t_bail("the allocation takes %.2f s: too short to kill inside "
+		       "it, use a larger LENGTH", whole);
 	kill_during_alloc(&t, whole / 2);
 
 	start = t_now();
@@ -204,14 +209,12 @@ int main(int argc, char **argv)
 		t_bail("scattering movable pages: %s", strerror(errno));
 	t_diag("a child holds %" PRIu64 " MiB, one page in every 64 KiB "
 	       "(set up in %.1f s)", scatter.held >> 20, t_now() - start);
-	whole = timed_alloc(&t);
-	t_diag("scattered memory: uninterrupted allocation of %s: %.2f s", s,
-	       whole);
-	if (whole < 2.0)
-		t_bail("the allocation takes %.2f s: too short to kill inside "
-		       "its search, use a larger LENGTH", whole);
 	for (i = 0; i < sizeof(search_kill_at) / sizeof(search_kill_at[0]); i++)
 		kill_during_alloc(&t, search_kill_at[i] * whole);
+	last = timed_alloc(&t);
+	t_ok(last > search_kill_at[i - 1] * whole, "scattered memory: an "
+	     "uninterrupted allocation of %s takes %.2f s afterwards, longer "
+	     "than the last kill's delay", s, last);
 	kt_scatter_stop(&scatter);
 
 	t_ok(kt_isolated_pageblocks() == 0,
