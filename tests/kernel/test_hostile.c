@@ -456,20 +456,6 @@ static void one_free(struct hostile *h)
 		failure(h, "a FREE with no live buffer succeeded");
 }
 
-static int maps_contig_buf(void)
-{
-	FILE *f = fopen("/proc/self/maps", "re");
-	char line[512];
-	int n = 0;
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		n += strstr(line, "contig_buf") != NULL;
-	fclose(f);
-	return n;
-}
-
 /*
  * The attacker: uid and gid nobody, RLIMIT_MEMLOCK 8 MiB (so that some
  * lengths that would work exceed it), its own device context. Runs the
@@ -511,7 +497,7 @@ static noreturn void attacker(struct hostile *h, long calls)
 		h->left += !kt_raw_free(h->ctx, i);
 	if (kt_fd_count(&h->contig_fds) < 0)
 		h->contig_fds = -1;
-	h->contig_maps = maps_contig_buf();
+	h->contig_maps = t_mappings_of("contig_buf");
 	h->pin_after = t_status_kb(0, "VmPin");
 	h->lck_after = t_status_kb(0, "VmLck");
 	ibv_dealloc_pd(h->pd);
