@@ -26,8 +26,10 @@
  * of it succeeds. Afterwards: no contig_buf fd or mapping is left, FREE of
  * every handle the run produced fails, VmPin and VmLck are back at their
  * baseline, and once the caller has exited, free memory too. The seed
- * is printed; the same seed and count repeat the same calls. The harness
- * scans the kernel log.
+ * is printed; call N of a seed draws the same mutations whatever the
+ * calls before it returned (only the handles FREE picks from follow the
+ * run), so a failing call can be repeated. The harness scans the kernel
+ * log.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -55,7 +57,8 @@
 struct hostile {
 	struct ibv_context *ctx;
 	struct ibv_pd *pd;
-	uint64_t rng;
+	uint64_t seed;
+	uint64_t rng;		/* this call's generator */
 	long page;
 	void *ro_page;		/* PROT_READ, zero */
 	void *unmapped;		/* an address nothing is mapped at */
@@ -83,6 +86,15 @@ failure(struct hostile *h, const char *fmt, ...)
 		snprintf(h->first_failure, sizeof(h->first_failure), "%s", msg);
 	if (h->failures <= 10)
 		t_diag("call %ld: %s", h->calls, msg);
+}
+
+/* splitmix64's finaliser: each call's generator from (seed, call). */
+static uint64_t mix(uint64_t x)
+{
+	x += UINT64_C(0x9e3779b97f4a7c15);
+	x = (x ^ (x >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+	x = (x ^ (x >> 27)) * UINT64_C(0x94d049bb133111eb);
+	return x ^ (x >> 31);
 }
 
 static uint64_t rnd(struct hostile *h)
@@ -487,6 +499,8 @@ static noreturn void attacker(struct hostile *h, long calls)
 	h->lck_before = t_status_kb(0, "VmLck");
 
 	for (h->calls = 0; h->calls < calls; h->calls++) {
+		/* Call N draws the same whatever earlier calls returned. */
+		h->rng = mix(h->seed ^ (uint64_t)h->calls) | 1;
 		if (below(h, 5))
 			one_alloc(h);
 		else
@@ -527,7 +541,7 @@ int main(int argc, char **argv)
 	if (h == MAP_FAILED)
 		t_bail("mmap: %s", strerror(errno));
 	memset(h, 0, sizeof(*h));
-	h->rng = seed ? seed : 1;
+	h->seed = seed;
 	/* No device skips here, before a child could print a plan of its own. */
 	ibv_close_device(t_open_device(getenv("CMR_RXE")));
 
