@@ -7,10 +7,10 @@
 #
 #
 # 16 GiB comes first, all its rounds before any smaller size, on a fresh
-# boot: the 4 KiB page tables of a smaller buffer's mapping (8 MiB for
-# 4 GiB) are unmovable allocations, and when the unmovable pageblocks are
-# full the page allocator claims free movable pageblocks for them, from
-# the clean windows, for good. In the first full run (2026-12-02), with
+# boot: most likely, the 4 KiB page tables of a smaller buffer's mapping
+# (8 MiB for 4 GiB) are unmovable allocations, and when the unmovable
+# pageblocks are full the page allocator claims free movable pageblocks
+# for them, from the clean windows, for good. In the first full run (2026-12-02), with
 # the sizes in rising order in every round, 16 GiB then failed for every
 # backing, the 1 GiB hugetlb pool as well: the 20 GiB guest had 16 clean
 # windows at boot and 15 by then (5 more unmovable pageblocks).
