@@ -664,29 +664,17 @@ static noreturn void scatter_child(uint64_t len, uint64_t stride, int wfd)
 
 #define PROACTIVENESS "/proc/sys/vm/compaction_proactiveness"
 
-/* Write text to a sysctl file; best effort (the knob may not exist). */
-static void write_sysctl(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "we");
-
-	if (f) {
-		fputs(text, f);
-		fclose(f);
-	}
-}
-
 int kt_scatter_start(struct kt_scatter *s, uint64_t leave, uint64_t stride)
 {
 	long long free_kb = t_meminfo_kb("MemFree");
 	uint64_t free_b = free_kb > 0 ? (uint64_t)free_kb * 1024 : 0, len;
 	long page = sysconf(_SC_PAGESIZE);
 	int fds[2], status = 0;
-	FILE *f;
 	ssize_t n;
 
 	s->pid = -1;
 	s->held = 0;
-	s->proactiveness[0] = 0;
+	s->proactiveness = -1;
 	if (free_b <= leave + stride || stride <= (uint64_t)page ||
 	    stride % page) {
 		t_diag("scatter: %" PRIu64 " MiB free, cannot leave %" PRIu64
@@ -695,13 +683,10 @@ int kt_scatter_start(struct kt_scatter *s, uint64_t leave, uint64_t stride)
 		return -1;
 	}
 	len = (free_b - leave) / stride * stride;
-	f = fopen(PROACTIVENESS, "re");
-	if (f) {
-		if (!fgets(s->proactiveness, sizeof(s->proactiveness), f))
-			s->proactiveness[0] = 0;
-		fclose(f);
-		write_sysctl(PROACTIVENESS, "0");
-	}
+	/* Best effort: the knob exists only with CONFIG_COMPACTION. */
+	s->proactiveness = t_read_number(PROACTIVENESS);
+	if (s->proactiveness >= 0)
+		t_write_file(PROACTIVENESS, "0");
 	if (pipe(fds)) {
 		kt_scatter_stop(s);
 		return -1;
@@ -737,8 +722,8 @@ void kt_scatter_stop(struct kt_scatter *s)
 		waitpid(s->pid, NULL, 0);
 		s->pid = -1;
 	}
-	if (s->proactiveness[0]) {
-		write_sysctl(PROACTIVENESS, s->proactiveness);
-		s->proactiveness[0] = 0;
+	if (s->proactiveness >= 0) {
+		t_write_file(PROACTIVENESS, "%lld", s->proactiveness);
+		s->proactiveness = -1;
 	}
 }

@@ -183,7 +183,7 @@ int kt_kpage_scan(uint64_t pfn, uint64_t n, uint64_t *in_use,
 struct kt_scatter {
 	pid_t pid;
 	uint64_t held;		/* bytes it holds */
-	char proactiveness[16];	/* vm.compaction_proactiveness before, or "" */
+	long long proactiveness; /* vm.compaction_proactiveness before, or -1 */
 };
 
 /* 0, or -1 with errno (a diagnostic says why). */

@@ -64,7 +64,7 @@ struct hostile {
 	void *unmapped;		/* an address nothing is mapped at */
 	uint32_t freed;		/* a handle that was freed */
 	uint32_t max_handle;	/* the largest handle a call produced */
-	long calls, ok, valid, errors[256];
+	long calls, ok, errors[256];
 	/* The end state, as the attacker saw it before it exited. */
 	long failures;
 	char first_failure[256];
@@ -373,8 +373,6 @@ static void check_object(struct hostile *h, struct cmr_ioctl_cmd *sent,
 		if (p != MAP_FAILED)
 			munmap(p, length);
 		p = MAP_FAILED;
-	} else {
-		h->valid++;
 	}
 	if (p != MAP_FAILED && below(h, 4) == 0) {
 		mr = ibv_reg_mr(h->pd, p, length, random_access(h));
