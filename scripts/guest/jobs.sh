@@ -3,6 +3,7 @@
 #   rc             exit status of a command job
 #   results        one line per test: NAME STATUS RC SECONDS
 #   tests/NAME.out a test's output (and its dmesg hits, if any)
+#   tests/*        files a test leaves for the host in $CMR_ARTIFACTS
 #   dmesg          the whole kernel log at the end, kmemleak report appended
 
 CMR_SCAN="$CMR_ROOT/scripts/dmesg-scan.sh"
@@ -33,6 +34,7 @@ cmr_job_shell() {
 cmr_job_tests() {
 	local name timeout setup cmd rc status start lines out
 	mkdir -p /run/cmr/tests
+	export CMR_ARTIFACTS=/run/cmr/tests
 	: >/run/cmr/results
 	while IFS="$(printf '\t')" read -r name timeout setup cmd; do
 		[ "$setup" = "$CMR_SETUP" ] || continue

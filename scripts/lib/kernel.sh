@@ -11,20 +11,45 @@
 #   out/      the O= build directory
 #   bzImage   the result, with bzImage.inputs: the hash of every input
 #
-# Flavours (CMR_KFLAVOUR): "guest", the tests' kernel, configured by
-# kernel/guest.config; "bench", the same kernel without the debugging
-# options that tax every lock, allocation and page operation, configured by
-# kernel/bench.config over guest.config, built in out-bench/ into
-# bzImage-bench. Both share src/.
+# Flavours (CMR_KFLAVOUR), each built in out-FLAVOUR/ into bzImage-FLAVOUR
+# (the guest flavour in out/ into bzImage):
+#   guest  the tests' kernel, configured by kernel/guest.config (lockdep,
+#          kmemleak, DEBUG_VM);
+#   bench  without the debugging options that tax every lock, allocation
+#          and page operation: kernel/bench.config over guest.config;
+#   debug  the guest kernel plus KASAN and DEBUG_PAGEALLOC:
+#          kernel/debug.config over guest.config;
+#   stock  guest.config without the series, the baseline that the peer
+#          suites compare against; built from src-stock/, a git worktree of
+#          src/ at the pristine tag, so that switching flavours makes
+#          neither tree rebuild what the series touches.
 #
 # Inputs hashed: the flavour, the source package version, every file under
-# kernel/, this script and the compiler version. Same hash, no rebuild.
+# kernel/ (for stock: guest.config only), this script and the compiler
+# version. Same hash, no rebuild.
 
 CMR_KFLAVOUR=${CMR_KFLAVOUR:-guest}
 
 # kernel_suffix: "" for the guest flavour, "-FLAVOUR" for the others.
 kernel_suffix() {
 	[ "$CMR_KFLAVOUR" = guest ] || echo "-$CMR_KFLAVOUR"
+}
+
+kernel_check_flavour() {
+	case $CMR_KFLAVOUR in
+	guest | debug | stock | bench) ;;
+	*) die "unknown kernel flavour '$CMR_KFLAVOUR' (guest, debug, stock or bench)" ;;
+	esac
+}
+
+# kernel_has_series: true for the flavours built with kernel/series.
+kernel_has_series() {
+	[ "$CMR_KFLAVOUR" != stock ]
+}
+
+# kernel_srcdir: the flavour's source tree.
+kernel_srcdir() {
+	if kernel_has_series; then echo "$CMR_KBUILD/src"; else echo "$CMR_KBUILD/src-stock"; fi
 }
 
 # kernel_image: the path of the flavour's bzImage.
@@ -45,7 +70,11 @@ kernel_inputs_hash() {
 		dpkg-query -W -f='${Version}\n' linux-source-6.1
 		gcc --version | head -n1
 		sha256sum <"$CMR_ROOT/scripts/lib/kernel.sh"
-		(cd "$CMR_ROOT" && find kernel -type f -print0 | sort -z | xargs -0 sha256sum)
+		if kernel_has_series; then
+			(cd "$CMR_ROOT" && find kernel -type f -print0 | sort -z | xargs -0 sha256sum)
+		else
+			sha256sum <"$CMR_ROOT/kernel/guest.config"
+		fi
 	} | sha256sum | cut -d' ' -f1
 }
 
@@ -57,7 +86,7 @@ kernel_prepare_pristine() {
 	[ -f "$stamp" ] && [ "$(cat "$stamp")" = "$version" ] &&
 		git -C "$CMR_KBUILD/src" rev-parse -q --verify pristine >/dev/null && return 0
 	say "extracting linux-source-6.1 $version"
-	rm -rf "$CMR_KBUILD/src" "$CMR_KBUILD"/out "$CMR_KBUILD"/out-*
+	rm -rf "$CMR_KBUILD/src" "$CMR_KBUILD/src-stock" "$CMR_KBUILD"/out "$CMR_KBUILD"/out-*
 	mkdir -p "$CMR_KBUILD/src"
 	tar -xf "$CMR_KSRC_TAR" -C "$CMR_KBUILD/src" --strip-components=1 ||
 		die "cannot extract $CMR_KSRC_TAR"
@@ -70,6 +99,20 @@ kernel_prepare_pristine() {
 			git tag pristine
 	) || die "cannot create the pristine git tree"
 	echo "$version" >"$stamp"
+}
+
+# The stock flavour's tree: a worktree of src/ reset to the pristine tag.
+kernel_prepare_stock() {
+	local wt=$CMR_KBUILD/src-stock
+	if [ -e "$wt/.git" ]; then
+		git -C "$wt" checkout -q -f --detach pristine && git -C "$wt" clean -q -f -d -x ||
+			die "cannot reset $wt"
+		return 0
+	fi
+	rm -rf "$wt"
+	git -C "$CMR_KBUILD/src" worktree prune &&
+		git -C "$CMR_KBUILD/src" worktree add -q --detach "$wt" pristine ||
+		die "cannot create the stock source tree $wt"
 }
 
 # Applies kernel/series to the tree: each step copies its new files in
@@ -119,7 +162,7 @@ kernel_export_series() {
 kernel_fragment() {
 	local base=$CMR_ROOT/kernel/guest.config over syms
 	over=$CMR_ROOT/kernel/$CMR_KFLAVOUR.config
-	if [ "$CMR_KFLAVOUR" = guest ]; then
+	if [ "$CMR_KFLAVOUR" = guest ] || [ "$CMR_KFLAVOUR" = stock ]; then
 		cp "$base" "$1"
 		return
 	fi
@@ -131,9 +174,9 @@ kernel_fragment() {
 # tinyconfig + the flavour's fragment; every symbol of the fragment must
 # survive olddefconfig with the value written, or the build stops.
 kernel_configure() {
-	local src=$CMR_KBUILD/src out tmp=$CMR_KBUILD/config.tmp
+	local src out tmp=$CMR_KBUILD/config.tmp
 	local frag=$CMR_KBUILD/config.fragment line
-	out=$(kernel_outdir)
+	src=$(kernel_srcdir) out=$(kernel_outdir)
 	rm -rf "$tmp" && mkdir -p "$tmp" "$out"
 	kernel_fragment "$frag"
 	make -s -C "$src" O="$tmp" tinyconfig >/dev/null || die "make tinyconfig failed"
@@ -168,10 +211,10 @@ kernel_build() {
 	start=$(now)
 	mkdir -p "$CMR_KBUILD"
 	kernel_prepare_pristine
-	kernel_apply_series
+	if kernel_has_series; then kernel_apply_series; else kernel_prepare_stock; fi
 	kernel_configure
 	say "building the $CMR_KFLAVOUR kernel (log: $log)"
-	if ! make -C "$CMR_KBUILD/src" O="$out" -j"$(nproc)" bzImage >"$log" 2>&1; then
+	if ! make -C "$(kernel_srcdir)" O="$out" -j"$(nproc)" bzImage >"$log" 2>&1; then
 		tail -n 40 "$log" >&2
 		die "kernel build failed; full log in $log"
 	fi

@@ -75,7 +75,7 @@ vm_quote() { printf '%s' "${1//\'/\'\\\'\'}"; }
 # guest died before finishing.
 vm_run() {
 	local job=$1 run=$2 kernel accel qpid tpid start rc
-	kernel=${CMR_VM_KERNEL:-$CMR_KBUILD/bzImage}
+	kernel=${CMR_VM_KERNEL:-$(kernel_image)}
 	[ -f "$kernel" ] || die "no guest kernel at $kernel (run ./contig-mr build)"
 	vm_initramfs
 	case $CMR_VM_ACCEL in
@@ -83,10 +83,15 @@ vm_run() {
 	kvm) accel="-accel kvm -cpu host" ;;
 	*) die "unknown accelerator $CMR_VM_ACCEL" ;;
 	esac
-	# The project's own kernels have the series: tests that would skip on a
-	# kernel without it (--kernel PATH) fail on these instead.
-	local require=0
-	case $(realpath "$kernel") in "$(realpath "$CMR_KBUILD")"/bzImage*) require=1 ;; esac
+	# The project's own kernels have the series, but for the stock flavour:
+	# tests that would skip on a kernel without it (--kernel PATH) fail on
+	# these instead.
+	local require=0 kb
+	kb=$(realpath "$CMR_KBUILD")
+	case $(realpath "$kernel") in
+	"$kb/bzImage-stock") ;;
+	"$kb/bzImage" | "$kb"/bzImage-*) require=1 ;;
+	esac
 	cat >"$run/job.env" <<-ENV
 		CMR_ROOT='$CMR_ROOT'
 		CMR_JOB='$job'
