@@ -53,12 +53,7 @@
 
 static int size_opt(const char *name, const char *text, uint64_t *out)
 {
-	if (!strcmp(text, "0")) {
-		*out = 0;
-		return 0;
-	}
-	*out = parse_size(text);
-	if (*out)
+	if (!t_parse_size(text, out))
 		return 0;
 	fprintf(stderr, "cmr-bench: bad size for --%s: %s\n", name, text);
 	return -1;

@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0 OR Linux-OpenIB
 #define _GNU_SOURCE
-#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -10,6 +9,7 @@
 #include <unistd.h>
 
 #include "bench_util.h"
+#include "cmr_test.h"
 
 uint64_t now_ns(void)
 {
@@ -38,38 +38,6 @@ uint64_t cpu_busy_ns(void)
 	       (1000000000ull / (unsigned long long)hz);
 }
 
-uint64_t parse_size(const char *text)
-{
-	char *end;
-	unsigned long long v;
-	unsigned int shift = 0;
-
-	errno = 0;
-	v = strtoull(text, &end, 10);
-	if (errno || end == text)
-		return 0;
-	switch (toupper((unsigned char)*end)) {
-	case '\0':
-		break;
-	case 'K':
-		shift = 10;
-		break;
-	case 'M':
-		shift = 20;
-		break;
-	case 'G':
-		shift = 30;
-		break;
-	default:
-		return 0;
-	}
-	if (*end && end[1] && strcasecmp(end + 1, "iB") && strcasecmp(end + 1, "B"))
-		return 0;
-	if (v > (UINT64_MAX >> shift))
-		return 0;
-	return (uint64_t)v << shift;
-}
-
 int parse_sizes(const char *text, uint64_t *sizes, int max)
 {
 	char *copy = strdup(text), *tok, *save = NULL;
@@ -79,7 +47,7 @@ int parse_sizes(const char *text, uint64_t *sizes, int max)
 		return -1;
 	for (tok = strtok_r(copy, ",", &save); tok;
 	     tok = strtok_r(NULL, ",", &save)) {
-		if (n == max || !(sizes[n] = parse_size(tok))) {
+		if (n == max || t_parse_size(tok, &sizes[n]) || !sizes[n]) {
 			free(copy);
 			return -1;
 		}
@@ -144,81 +112,10 @@ void bench_dev_close(struct bench_dev *dev)
 	memset(dev, 0, sizeof(*dev));
 }
 
-/* The numeric value after the word key in a record, if any. */
-static bool record_value(const char *rec, const char *key, uint64_t *value)
-{
-	size_t klen = strlen(key);
-	const char *p = rec;
-
-	while ((p = strstr(p, key))) {
-		bool starts = p == rec || isspace((unsigned char)p[-1]);
-
-		if (starts && isspace((unsigned char)p[klen])) {
-			char *end;
-
-			errno = 0;
-			*value = strtoull(p + klen, &end, 0);
-			if (!errno && end != p + klen)
-				return true;
-		}
-		p += klen;
-	}
-	return false;
-}
-
-/* A driver attribute: iproute2 prints it as drv_NAME (older ones: NAME). */
-static bool record_drv(const char *rec, const char *name, uint64_t *value)
-{
-	char key[64];
-
-	snprintf(key, sizeof(key), "drv_%s", name);
-	return record_value(rec, key, value) || record_value(rec, name, value);
-}
-
 int bench_mr_pages(uint32_t rkey, uint64_t *page_size, uint64_t *entries)
 {
-	FILE *f = popen("rdma -dd resource show mr 2>/dev/null", "r");
-	char *line = NULL, *rec = NULL;
-	size_t cap = 0, rlen = 0;
-	int ret = ENOENT;
-	uint64_t v;
-
-	if (!f)
-		return errno;
-	/* A record is a line starting with "dev " and its indented
-	 * continuation lines. The sentinel empty line ends the last one. */
-	for (;;) {
-		ssize_t n = getline(&line, &cap, f);
-		bool more = n >= 0;
-
-		if (!more || !strncmp(line, "dev ", 4)) {
-			if (rec && record_value(rec, "rkey", &v) && v == rkey) {
-				if (record_drv(rec, "page_size", page_size) &&
-				    record_drv(rec, "map_entries", entries))
-					ret = 0;
-				break;
-			}
-			free(rec);
-			rec = NULL;
-			rlen = 0;
-		}
-		if (!more)
-			break;
-		rec = realloc(rec, rlen + (size_t)n + 2);
-		if (!rec) {
-			ret = ENOMEM;
-			break;
-		}
-		/* Continuation lines join the record with a space. */
-		if (rlen)
-			rec[rlen++] = ' ';
-		memcpy(rec + rlen, line, (size_t)n + 1);
-		rlen += (size_t)n;
-	}
-	free(rec);
-	free(line);
-	pclose(f);
-	return ret;
+	return t_rdma_mr_pages(NULL, "rkey", rkey, page_size, entries, NULL,
+			       0) ? ENOENT : 0;
 }
 
 int write_file(const char *path, const char *text)

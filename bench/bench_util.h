@@ -32,9 +32,8 @@ uint64_t now_ns(void);
  */
 uint64_t cpu_busy_ns(void);
 
-/* "2M", "1G", "4096" -> bytes; 0 on a malformed size. */
-uint64_t parse_size(const char *text);
-/* "2M,8M,1G" -> sizes[], returns the count, or -1. */
+/* "2M,8M,1G" (sizes as t_parse_size() reads them, none 0) -> sizes[],
+ * returns the count, or -1. */
 int parse_sizes(const char *text, uint64_t *sizes, int max);
 /* Human form: "2 MiB". */
 const char *size_str(uint64_t bytes, char *buf, size_t len);

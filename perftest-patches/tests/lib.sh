@@ -1,5 +1,6 @@
 # Helpers of the perftest --contig tests. Exit codes: 0 pass, 77 skip,
-# anything else fail. Sourced with the wrapper directory as $1.
+# anything else fail. Sourced with the wrapper directory as $1 (and, for
+# mr_record, the cmr-rdma-mr tool as $2).
 # shellcheck shell=bash
 set -u
 BIN=${1:?usage: $0 WRAPPER_BIN_DIR}
@@ -87,12 +88,14 @@ rkey_of() { awk -v w="$2" '$1 == w && $2 == "address:" { for (i = 1; i < NF; i++
 # device page size X, E map entries, lkey 0x.. rkey 0x..".
 buffer_line() { grep -m1 '^contig-mr: data buffer' "$TMP/$1.out"; }
 
-# The `rdma -dd resource show mr` record of the MR with this rkey (as rdma
-# and the preload print it: lower-case 0x...), continuation lines joined.
+# The `rdma -dd resource show mr` record of the MR with this rkey, on one
+# line, through the project's one parser of that output (tests/lib/
+# rdma_tool.c): the cmr-rdma-mr tool, which the tests that read records get
+# as their second argument.
+RDMA_MR=${2:-}
 mr_record() {
-	rdma -dd resource show mr 2>/dev/null |
-		awk '/^dev / { if (rec != "") print rec; rec = $0; next } { rec = rec " " $0 } END { if (rec != "") print rec }' |
-		grep -m1 -F " rkey $1 "
+	[ -x "$RDMA_MR" ] || fail "no cmr-rdma-mr tool given (second argument)"
+	"$RDMA_MR" rkey "$1"
 }
 field() { awk -v f="$2" '{ for (i = 1; i < NF; i++) if ($i == f || $i == "drv_" f) { print $(i + 1); exit } }' <<<"$1"; }
 

@@ -48,7 +48,6 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <glob.h>
-#include <grp.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -70,7 +69,6 @@
 #define SMALL (4 * KT_KIB)
 #define SMALL_ROOM (256 * KT_KIB)	/* left under the limit for them */
 #define SMALL_TRIES ((unsigned int)(SMALL_ROOM / SMALL) + 16)
-#define NOBODY 65534
 #define STEP_TIMEOUT 120.0
 #define SEED 0x6d656d6c6f636bULL
 
@@ -170,15 +168,15 @@ static int become(const struct job *j)
 		return -1;
 	}
 	if (j->unprivileged &&
-	    (setgroups(0, NULL) || setgid(NOBODY) || setuid(NOBODY))) {
-		SETUP_FAIL(r, "dropping to uid/gid %d: %s", NOBODY,
+	    t_become_nobody()) {
+		SETUP_FAIL(r, "dropping to uid/gid %d: %s", T_NOBODY,
 			   strerror(errno));
 		return -1;
 	}
 	r->cap_eff = cap_eff();
 	if (j->unprivileged && r->cap_eff != 0) {
 		SETUP_FAIL(r, "CapEff is %llx after setuid(%d)", r->cap_eff,
-			   NOBODY);
+			   T_NOBODY);
 		return -1;
 	}
 	return 0;

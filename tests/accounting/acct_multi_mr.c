@@ -116,7 +116,8 @@ static void check_pages(const struct mr_case *c, struct ibv_mr *mr)
 
 	want_ps = kt_umem_pgsz(mr->addr, mr->length, (uintptr_t)mr->addr,
 			       page_size_cap, &want_ent);
-	ret = kt_rdma_mr_pages(dev, mr->lkey, &ps, &ent, line, sizeof(line));
+	ret = t_rdma_mr_pages(dev, "lkey", mr->lkey, &ps, &ent, line,
+			      sizeof(line));
 	if (ret >= 0)
 		t_diag("rdma: %s", line);
 	t_ok(ret == 0 && want_ps && ps == want_ps && ent == want_ent,

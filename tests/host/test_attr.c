@@ -465,7 +465,7 @@ static void msg_start(struct msgbuf *m)
 	m->len = NLMSG_HDRLEN;
 }
 
-static const struct nlmsghdr *msg_end(struct msgbuf *m)
+static struct nlmsghdr *msg_end(struct msgbuf *m)
 {
 	struct nlmsghdr *nlh = (struct nlmsghdr *)m->buf;
 
@@ -511,7 +511,7 @@ static void test_netlink_parse(void)
 {
 	const struct cmr_device_ops *ops;
 	struct cmr_drv_attrs attrs;
-	const struct nlmsghdr *nlh;
+	struct nlmsghdr *nlh;
 	struct msgbuf m;
 	uint64_t ps = 0, n = 0, v;
 
@@ -586,7 +586,7 @@ static void test_netlink_parse(void)
 static void test_helpers(void)
 {
 	uint8_t buf[100];
-	size_t sz;
+	uint64_t sz;
 
 	t_ok(!t_parse_size("1G", &sz) && sz == 1ul << 30, "t_parse_size 1G");
 	t_ok(!t_parse_size("64k", &sz) && sz == 64 << 10, "t_parse_size 64k");
@@ -595,6 +595,12 @@ static void test_helpers(void)
 	t_ok(t_parse_size("x", &sz) && t_parse_size("1Q", &sz) &&
 		     t_parse_size("-1", &sz),
 	     "t_parse_size rejects garbage");
+	t_ok(!t_parse_size("3M+4K", &sz) && sz == (3 << 20) + 4096,
+	     "t_parse_size 3M+4K");
+	t_ok(t_parse_size("", &sz) && t_parse_size("1M+", &sz) &&
+		     t_parse_size("+1M", &sz) && t_parse_size("17179869184G", &sz) &&
+		     t_parse_size("18446744073709551615+1", &sz),
+	     "t_parse_size rejects empty terms and overflow");
 	t_fill(buf, sizeof(buf), 7, 13);
 	t_ok(t_check(buf, sizeof(buf), 7, 13) == -1, "pattern round trip");
 	t_ok(t_check(buf + 3, 50, 7, 16) == -1, "pattern slice at an offset");

@@ -21,29 +21,6 @@
 #include "kt.h"
 #include "uverbs_cmd.h"
 
-int kt_parse_size(const char *s, uint64_t *out)
-{
-	char term[64];
-	uint64_t sum = 0;
-	size_t v, n;
-
-	while (*s) {
-		n = strcspn(s, "+");
-		if (!n || n >= sizeof(term))
-			return -1;
-		memcpy(term, s, n);
-		term[n] = '\0';
-		if (t_parse_size(term, &v))
-			return -1;
-		sum += v;
-		s += n;
-		if (*s == '+')
-			s++;
-	}
-	*out = sum;
-	return sum ? 0 : -1;
-}
-
 const char *kt_size_str(uint64_t v, char *buf, size_t size)
 {
 	static const char *const unit[] = { "GiB", "MiB", "KiB" };
@@ -297,89 +274,6 @@ int kt_fd_count(int *contig)
 	if (contig)
 		*contig = c;
 	return n;
-}
-
-/* ---- rdma tool ---------------------------------------------------------- */
-
-static char *read_all(FILE *f)
-{
-	size_t len = 0, cap = 16384;
-	char *buf = malloc(cap), *nb;
-	size_t n;
-
-	if (!buf)
-		return NULL;
-	while ((n = fread(buf + len, 1, cap - len - 1, f)) > 0) {
-		len += n;
-		if (cap - len < 4096) {
-			nb = realloc(buf, cap * 2);
-			if (!nb) {
-				free(buf);
-				return NULL;
-			}
-			buf = nb;
-			cap *= 2;
-		}
-	}
-	buf[len] = '\0';
-	return buf;
-}
-
-static bool field_u64(const char *rec, const char *name, uint64_t *v)
-{
-	char key[64];
-	const char *p;
-
-	snprintf(key, sizeof(key), " %s ", name);
-	p = strstr(rec, key);
-	if (!p)
-		return false;
-	return sscanf(p + strlen(key), "%" SCNu64, v) == 1;
-}
-
-int kt_rdma_mr_pages(const char *dev, uint32_t lkey, uint64_t *page_size,
-		     uint64_t *entries, char *line, size_t line_size)
-{
-	char want_dev[64], want_key[32], *out, *rec, *next;
-	int ret = -1;
-	FILE *p;
-
-	p = popen("rdma resource show mr -dd 2>&1", "r");
-	if (!p)
-		return -1;
-	out = read_all(p);
-	if (pclose(p) || !out) {
-		t_diag("rdma resource show mr -dd failed: %s", out ? out : "");
-		free(out);
-		return -1;
-	}
-	snprintf(want_dev, sizeof(want_dev), "dev %s ", dev);
-	snprintf(want_key, sizeof(want_key), " lkey 0x%x ", lkey);
-
-	/* Records start with "dev NAME" at the start of a line. */
-	for (rec = out; rec && *rec; rec = next) {
-		next = strstr(rec + 1, "\ndev ");
-		if (next)
-			*next++ = '\0';
-		/* Make the last field of a line end with a space too. */
-		for (char *c = rec; *c; c++)
-			if (*c == '\n')
-				*c = ' ';
-		if (strncmp(rec, want_dev, strlen(want_dev)) ||
-		    !strstr(rec, want_key))
-			continue;
-		if (line)
-			snprintf(line, line_size, "%s", rec);
-		strcat(rec, " ");
-		if (field_u64(rec, "drv_page_size", page_size) &&
-		    field_u64(rec, "drv_map_entries", entries))
-			ret = 0;
-		else
-			ret = 1;
-		break;
-	}
-	free(out);
-	return ret;
 }
 
 /* ---- device pages ------------------------------------------------------- */

@@ -34,8 +34,6 @@
 	(IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_READ |                     \
 	 IBV_ACCESS_REMOTE_WRITE)
 
-/* "4K", "3M+4K", "1G" (terms of t_parse_size joined by '+'). 0 or -1. */
-int kt_parse_size(const char *s, uint64_t *out);
 /* "4 KiB", "3 MiB + 4 KiB", "1 GiB": into buf, returned. */
 const char *kt_size_str(uint64_t v, char *buf, size_t size);
 
@@ -124,17 +122,6 @@ int kt_populate(void *addr, uint64_t len);
  * /proc cannot be read.
  */
 int kt_fd_count(int *contig);
-
-/* ---- rdma tool ---------------------------------------------------------- */
-
-/*
- * Find the MR of device dev with lkey in `rdma resource show mr -dd` and
- * read rxe's driver attributes drv_page_size and drv_map_entries.
- * Returns 0 (both read), 1 (the MR is listed without them), -1 (not
- * listed, or the tool failed). line (may be NULL) receives the MR's line.
- */
-int kt_rdma_mr_pages(const char *dev, uint32_t lkey, uint64_t *page_size,
-		     uint64_t *entries, char *line, size_t line_size);
 
 /* ---- device pages ------------------------------------------------------- */
 

@@ -132,8 +132,8 @@ static void check_mr(struct ext_test *t, struct ibv_contig_buf *buf,
 	floor_ps = kt_pow2_floor(nr_ext > 1 ? ext : align);
 	if (floor_ps > cap)
 		floor_ps = cap;
-	ret = kt_rdma_mr_pages(ibv_get_device_name(t->ctx->device), mr->lkey,
-			       &ps, &ent, line, sizeof(line));
+	ret = t_rdma_mr_pages(ibv_get_device_name(t->ctx->device), "lkey",
+			      mr->lkey, &ps, &ent, line, sizeof(line));
 	if (ret >= 0)
 		t_diag("rdma: %s", line);
 	t_ok(!ret && ps == want_ps && ent == want_ent && ps >= floor_ps,
@@ -228,7 +228,7 @@ int main(int argc, char **argv)
 
 	for (; i < argc && argv[i][0] == '-'; i++) {
 		if (!strcmp(argv[i], "--needs-mem") && i + 1 < argc) {
-			if (kt_parse_size(argv[++i], &need))
+			if (t_parse_size(argv[++i], &need))
 				t_bail("bad size %s", argv[i]);
 		} else if (!strcmp(argv[i], "--expect-extents")) {
 			expect_extents = true;
@@ -236,8 +236,8 @@ int main(int argc, char **argv)
 			t_bail("unknown option %s", argv[i]);
 		}
 	}
-	if (argc - i != 2 || kt_parse_size(argv[i], &len) ||
-	    kt_parse_size(argv[i + 1], &min_ext))
+	if (argc - i != 2 || t_parse_size(argv[i], &len) ||
+	    t_parse_size(argv[i + 1], &min_ext))
 		t_bail("usage: %s [--needs-mem SIZE] [--expect-extents] LENGTH "
 		       "MIN_EXTENT", argv[0]);
 	if (need && (uint64_t)t_meminfo_kb("MemTotal") * 1024 < need)

@@ -33,7 +33,6 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <grp.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -51,7 +50,6 @@
 #define MAX_GOOD_LENGTH (16 * KT_MIB)
 #define MAX_HANDLES 4096
 #define KERNEL_ADDR UINT64_C(0xffff888000000000)
-#define NOBODY 65534
 #define MEMLOCK_LIMIT (8 << 20)
 
 struct hostile {
@@ -477,8 +475,7 @@ static noreturn void attacker(struct hostile *h, long calls)
 	struct rlimit rl = { MEMLOCK_LIMIT, MEMLOCK_LIMIT };
 	uint32_t i;
 
-	if (setrlimit(RLIMIT_MEMLOCK, &rl) || setgroups(0, NULL) ||
-	    setgid(NOBODY) || setuid(NOBODY))
+	if (setrlimit(RLIMIT_MEMLOCK, &rl) || t_become_nobody())
 		t_bail("dropping privileges: %s", strerror(errno));
 	h->page = sysconf(_SC_PAGESIZE);
 	h->ctx = t_open_device(getenv("CMR_RXE"));
@@ -556,7 +553,7 @@ int main(int argc, char **argv)
 		t_bail("waitpid: %s", strerror(errno));
 	t_ok(WIFEXITED(status) && !WEXITSTATUS(status),
 	     "the caller (uid %d, RLIMIT_MEMLOCK %d MiB) ran %ld of %ld "
-	     "calls in %.1f s (status 0x%x)", NOBODY, MEMLOCK_LIMIT >> 20,
+	     "calls in %.1f s (status 0x%x)", T_NOBODY, MEMLOCK_LIMIT >> 20,
 	     h->calls, calls, t_now() - start, status);
 	t_diag("%ld calls made an object", h->ok);
 	for (e = 1; e < 256; e++)

@@ -184,8 +184,8 @@ int main(int argc, char **argv)
 	unsigned int i;
 	char s[32];
 
-	if (argc != 3 || kt_parse_size(argv[1], &len) ||
-	    kt_parse_size(argv[2], &ext))
+	if (argc != 3 || t_parse_size(argv[1], &len) ||
+	    t_parse_size(argv[2], &ext))
 		t_bail("usage: %s LENGTH MIN_EXTENT", argv[0]);
 	t.in.length = len;
 	t.in.min_extent = ext;

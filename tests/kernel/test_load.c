@@ -70,6 +70,16 @@ static void note_failure(struct tally *t, int err, const char *what)
 	}
 }
 
+/* "N ENOMEM, N other[, first: WHAT ERRNO]" of a tally, for the reports. */
+static const char *tally_text(const struct tally *t, char *buf, size_t size)
+{
+	snprintf(buf, size, "%ld ENOMEM, %ld other%s%s%s%s", t->enomem,
+		 t->other, t->other ? ", first: " : "", t->what,
+		 t->other ? " " : "",
+		 t->other ? strerrorname_np(t->first_other) : "");
+	return buf;
+}
+
 /* Zero at both ends, then written: one page at each end is enough to see
  * a buffer that was not zeroed or not mapped. */
 static bool use_buffer(uint8_t *p, uint64_t len)
@@ -211,13 +221,12 @@ static void run_cycles(struct ibv_pd *pd, unsigned long cycles)
 	struct tally t = { 0 };
 	double start = t_now();
 	unsigned long i;
+	char text[192];
 
 	for (i = 0; i < cycles; i++)
 		one_cycle(pd, i, &t);
-	t_ok(t.ok == (long)cycles, "cycles: %ld of %lu succeeded in %.1f s "
-	     "(%ld ENOMEM, %ld other%s%s%s%s)", t.ok, cycles, t_now() - start,
-	     t.enomem, t.other, t.other ? ", first: " : "", t.what,
-	     t.other ? " " : "", t.other ? strerrorname_np(t.first_other) : "");
+	t_ok(t.ok == (long)cycles, "cycles: %ld of %lu succeeded in %.1f s (%s)",
+	     t.ok, cycles, t_now() - start, tally_text(&t, text, sizeof(text)));
 	t_ok(t_status_kb(0, "VmPin") == pin && t_status_kb(0, "VmLck") == lck,
 	     "cycles: VmPin %lld kB, VmLck %lld kB as before", pin, lck);
 	t_free_mem_returned("cycles: afterwards", base, tol, 30);
@@ -231,6 +240,7 @@ static void run_load(double secs)
 	pid_t pid[WORKERS + 1];
 	double until = t_now() + secs;
 	unsigned int i, j;
+	char text[192];
 	int status;
 
 	t = mmap(NULL, WORKERS * THREADS * sizeof(*t) + sizeof(*rounds),
@@ -264,11 +274,8 @@ static void run_load(double secs)
 			struct tally *c = &t[i * THREADS + j];
 
 			t_ok(c->ok > 0 && !c->other,
-			     "load: worker %u thread %u: %ld succeeded, %ld "
-			     "ENOMEM, %ld other%s%s%s%s", i, j, c->ok,
-			     c->enomem, c->other, c->other ? ", first: " : "",
-			     c->what, c->other ? " " : "",
-			     c->other ? strerrorname_np(c->first_other) : "");
+			     "load: worker %u thread %u: %ld succeeded, %s", i,
+			     j, c->ok, tally_text(c, text, sizeof(text)));
 		}
 	t_ok(*rounds > 0, "load: the pressure ran (%ld chunks)", *rounds);
 	t_free_mem_returned("load: afterwards", base, tol, 30);

@@ -317,7 +317,7 @@ int main(int argc, char **argv)
 		t_bail("uverbs driver id");
 
 	for (; i < argc; i++) {
-		if (kt_parse_size(argv[i], &L))
+		if (t_parse_size(argv[i], &L))
 			t_bail("bad size %s", argv[i]);
 		test_size(L, (uint64_t)i);
 	}

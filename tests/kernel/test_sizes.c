@@ -136,8 +136,8 @@ static uint64_t check_mr_pages(struct ibv_mr *mr, const void *addr,
 
 	want_ps = kt_umem_pgsz(addr, len, (uintptr_t)addr, page_size_cap,
 			       &want_ent);
-	ret = kt_rdma_mr_pages(ibv_get_device_name(ctx->device), mr->lkey, &ps,
-			       &ent, line, sizeof(line));
+	ret = t_rdma_mr_pages(ibv_get_device_name(ctx->device), "lkey",
+			      mr->lkey, &ps, &ent, line, sizeof(line));
 	if (ret >= 0)
 		t_diag("rdma: %s", line);
 	t_ok(ret == 0 && ps == want_ps && ent == want_ent,
@@ -291,7 +291,7 @@ int main(int argc, char **argv)
 	int i = 1;
 
 	if (argc > 2 && !strcmp(argv[1], "--needs-mem")) {
-		if (kt_parse_size(argv[2], &need))
+		if (t_parse_size(argv[2], &need))
 			t_bail("bad size %s", argv[2]);
 		i = 3;
 	}
@@ -318,7 +318,7 @@ int main(int argc, char **argv)
 		t_bail("loopback QP pair");
 
 	for (; i < argc; i++) {
-		if (kt_parse_size(argv[i], &len))
+		if (t_parse_size(argv[i], &len))
 			t_bail("bad size %s", argv[i]);
 		test_size(len);
 	}

@@ -105,7 +105,8 @@ static void check_pages(struct ibv_mr *mr, const void *addr, size_t len,
 	int ret;
 
 	want_ps = kt_umem_pgsz(addr, len, iova, page_size_cap, &want_ent);
-	ret = kt_rdma_mr_pages(dev, mr->lkey, &ps, &ent, line, sizeof(line));
+	ret = t_rdma_mr_pages(dev, "lkey", mr->lkey, &ps, &ent, line,
+			      sizeof(line));
 	if (ret >= 0)
 		t_diag("rdma: %s", line);
 	t_ok(ret == 0 && ps == want_ps && ent == want_ent,

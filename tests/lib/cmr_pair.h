@@ -27,17 +27,14 @@
 
 #include <infiniband/verbs.h>
 
+#include "cmr_test.h"
+
 struct t_pair_side {
 	struct ibv_context *ctx;
 	struct ibv_pd *pd;
 	struct ibv_cq *cq;
 	struct ibv_qp *qp;
-	uint8_t port;
-	int gid_index;
-	union ibv_gid gid;
-	enum ibv_mtu mtu;
-	uint32_t max_msg_sz;	/* the port's */
-	uint8_t rd_atomic;
+	struct t_port port;	/* port 1 */
 	uint64_t wr_id;
 };
 

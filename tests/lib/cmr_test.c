@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <grp.h>
 #include <unistd.h>
 
 #include "cmr_test.h"
@@ -204,7 +205,7 @@ struct ibv_context *t_open_device(const char *name)
 	return ctx;
 }
 
-/* ---- loopback QP pair --------------------------------------------------- */
+/* ---- RC QPs ------------------------------------------------------------ */
 
 static bool gid_is_zero(const union ibv_gid *gid)
 {
@@ -222,19 +223,18 @@ static bool gid_is_ipv4(const union ibv_gid *gid)
 }
 
 /* RoCE v2 with an IPv4 address, else RoCE v2, else any valid GID. */
-static int pick_gid(struct t_loop *l, int table_len)
+static int pick_gid(struct ibv_context *ctx, struct t_port *port,
+		    int table_len)
 {
 	int best = -1, best_score = -1, i;
 
 	for (i = 0; i < table_len; i++) {
 		struct ibv_gid_entry e;
-		int score;
+		int score = 0;
 
-		if (ibv_query_gid_ex(l->ctx, l->port, i, &e, 0))
+		if (ibv_query_gid_ex(ctx, port->num, i, &e, 0) ||
+		    gid_is_zero(&e.gid))
 			continue;
-		if (gid_is_zero(&e.gid))
-			continue;
-		score = 0;
 		if (e.gid_type == IBV_GID_TYPE_ROCE_V2)
 			score += 2;
 		if (gid_is_ipv4(&e.gid))
@@ -242,22 +242,68 @@ static int pick_gid(struct t_loop *l, int table_len)
 		if (score > best_score) {
 			best = i;
 			best_score = score;
-			l->gid = e.gid;
+			port->gid = e.gid;
 		}
 	}
 	return best;
 }
 
-static int qp_to_rts(struct t_loop *l, struct ibv_qp *qp, uint32_t dest_qpn,
-		     enum ibv_mtu mtu, uint8_t rd_atomic)
+int t_port_query(struct ibv_context *ctx, uint8_t num, struct t_port *port)
+{
+	const char *name = ibv_get_device_name(ctx->device);
+	struct ibv_device_attr dattr;
+	struct ibv_port_attr pattr;
+
+	memset(port, 0, sizeof(*port));
+	port->num = num;
+	if (ibv_query_device(ctx, &dattr) || ibv_query_port(ctx, num, &pattr)) {
+		t_diag("%s: query device/port: %s", name, strerror(errno));
+		return -1;
+	}
+	if (pattr.state != IBV_PORT_ACTIVE)
+		t_diag("%s: port %u is %s", name, num,
+		       ibv_port_state_str(pattr.state));
+	port->mtu = pattr.active_mtu;
+	port->max_msg_sz = pattr.max_msg_sz;
+	port->rd_atomic = dattr.max_qp_rd_atom > 16 ? 16 :
+			  dattr.max_qp_rd_atom ? dattr.max_qp_rd_atom : 1;
+	port->gid_index = pick_gid(ctx, port, pattr.gid_tbl_len);
+	if (port->gid_index < 0) {
+		t_diag("%s: no valid GID on port %u", name, num);
+		return -1;
+	}
+	return 0;
+}
+
+struct ibv_qp *t_rc_qp_create(struct ibv_pd *pd, struct ibv_cq *cq)
+{
+	struct ibv_qp_init_attr init;
+	struct ibv_qp *qp;
+
+	memset(&init, 0, sizeof(init));
+	init.send_cq = cq;
+	init.recv_cq = cq;
+	init.qp_type = IBV_QPT_RC;
+	init.cap.max_send_wr = 32;
+	init.cap.max_recv_wr = 4;
+	init.cap.max_send_sge = 1;
+	init.cap.max_recv_sge = 1;
+	qp = ibv_create_qp(pd, &init);
+	if (!qp)
+		t_diag("create_qp: %s", strerror(errno));
+	return qp;
+}
+
+int t_rc_qp_connect(struct ibv_qp *qp, const struct t_port *local,
+		    const struct t_port *remote, uint32_t dest_qpn,
+		    enum ibv_mtu mtu)
 {
 	struct ibv_qp_attr a;
 	int ret;
 
 	memset(&a, 0, sizeof(a));
 	a.qp_state = IBV_QPS_INIT;
-	a.pkey_index = 0;
-	a.port_num = l->port;
+	a.port_num = local->num;
 	a.qp_access_flags = IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_READ |
 			    IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_REMOTE_ATOMIC;
 	ret = ibv_modify_qp(qp, &a, IBV_QP_STATE | IBV_QP_PKEY_INDEX |
@@ -271,14 +317,13 @@ static int qp_to_rts(struct t_loop *l, struct ibv_qp *qp, uint32_t dest_qpn,
 	a.qp_state = IBV_QPS_RTR;
 	a.path_mtu = mtu;
 	a.dest_qp_num = dest_qpn;
-	a.rq_psn = 0;
-	a.max_dest_rd_atomic = rd_atomic;
+	a.max_dest_rd_atomic = local->rd_atomic;
 	a.min_rnr_timer = 12;
 	a.ah_attr.is_global = 1;
-	a.ah_attr.grh.dgid = l->gid;
-	a.ah_attr.grh.sgid_index = (uint8_t)l->gid_index;
+	a.ah_attr.grh.dgid = remote->gid;
+	a.ah_attr.grh.sgid_index = (uint8_t)local->gid_index;
 	a.ah_attr.grh.hop_limit = 64;
-	a.ah_attr.port_num = l->port;
+	a.ah_attr.port_num = local->num;
 	ret = ibv_modify_qp(qp, &a, IBV_QP_STATE | IBV_QP_AV |
 					   IBV_QP_PATH_MTU | IBV_QP_DEST_QPN |
 					   IBV_QP_RQ_PSN |
@@ -294,8 +339,7 @@ static int qp_to_rts(struct t_loop *l, struct ibv_qp *qp, uint32_t dest_qpn,
 	a.timeout = 14;
 	a.retry_cnt = 7;
 	a.rnr_retry = 7;
-	a.sq_psn = 0;
-	a.max_rd_atomic = rd_atomic;
+	a.max_rd_atomic = remote->rd_atomic;
 	ret = ibv_modify_qp(qp, &a, IBV_QP_STATE | IBV_QP_TIMEOUT |
 					   IBV_QP_RETRY_CNT | IBV_QP_RNR_RETRY |
 					   IBV_QP_SQ_PSN | IBV_QP_MAX_QP_RD_ATOMIC);
@@ -306,61 +350,31 @@ static int qp_to_rts(struct t_loop *l, struct ibv_qp *qp, uint32_t dest_qpn,
 	return 0;
 }
 
+/* ---- loopback QP pair --------------------------------------------------- */
+
 int t_loop_create(struct t_loop *l, struct ibv_pd *pd)
 {
-	struct ibv_device_attr dattr;
-	struct ibv_port_attr pattr;
-	struct ibv_qp_init_attr init;
-	uint8_t rd_atomic;
 	int i;
 
 	memset(l, 0, sizeof(*l));
 	l->ctx = pd->context;
 	l->pd = pd;
-	l->port = 1;
-
-	if (ibv_query_device(l->ctx, &dattr) ||
-	    ibv_query_port(l->ctx, l->port, &pattr)) {
-		t_diag("query device/port: %s", strerror(errno));
+	if (t_port_query(l->ctx, 1, &l->port))
 		return -1;
-	}
-	if (pattr.state != IBV_PORT_ACTIVE)
-		t_diag("port %u is %s", l->port, ibv_port_state_str(pattr.state));
-	l->max_msg_sz = pattr.max_msg_sz;
-	l->gid_index = pick_gid(l, pattr.gid_tbl_len);
-	if (l->gid_index < 0) {
-		t_diag("no valid GID on port %u", l->port);
-		return -1;
-	}
-	rd_atomic = dattr.max_qp_rd_atom > 16 ? 16 : dattr.max_qp_rd_atom;
-	if (!rd_atomic)
-		rd_atomic = 1;
-
 	l->cq = ibv_create_cq(l->ctx, 64, NULL, NULL, 0);
 	if (!l->cq) {
 		t_diag("create_cq: %s", strerror(errno));
 		goto err;
 	}
 	for (i = 0; i < 2; i++) {
-		memset(&init, 0, sizeof(init));
-		init.send_cq = l->cq;
-		init.recv_cq = l->cq;
-		init.qp_type = IBV_QPT_RC;
-		init.cap.max_send_wr = 32;
-		init.cap.max_recv_wr = 4;
-		init.cap.max_send_sge = 1;
-		init.cap.max_recv_sge = 1;
-		l->qp[i] = ibv_create_qp(pd, &init);
-		if (!l->qp[i]) {
-			t_diag("create_qp: %s", strerror(errno));
-			goto err;
-		}
-	}
-	for (i = 0; i < 2; i++) {
-		if (qp_to_rts(l, l->qp[i], l->qp[!i]->qp_num,
-			      pattr.active_mtu, rd_atomic))
+		l->qp[i] = t_rc_qp_create(pd, l->cq);
+		if (!l->qp[i])
 			goto err;
 	}
+	for (i = 0; i < 2; i++)
+		if (t_rc_qp_connect(l->qp[i], &l->port, &l->port,
+				    l->qp[!i]->qp_num, l->port.mtu))
+			goto err;
 	return 0;
 
 err:
@@ -439,8 +453,8 @@ int t_loop_rdma(struct t_loop *l, enum ibv_wr_opcode op, void *local,
 	unsigned int inflight = 0;
 	double deadline = 0;
 
-	if (l->max_msg_sz && chunk > l->max_msg_sz)
-		chunk = l->max_msg_sz;
+	if (l->port.max_msg_sz && chunk > l->port.max_msg_sz)
+		chunk = l->port.max_msg_sz;
 	/* One WR id per transfer: older completions are told apart. */
 	l->wr_id++;
 	while (done < len) {
@@ -967,19 +981,24 @@ long long t_check_zero(const void *buf, size_t len)
 
 /* ---- misc --------------------------------------------------------------- */
 
-int t_parse_size(const char *s, size_t *out)
+/* One term: "4096", "64K", "2M", "1GiB". */
+static int parse_size_term(const char *s, size_t n, uint64_t *out)
 {
 	unsigned long long v;
-	char *end;
+	const char *unit;
+	char term[32], *end;
 	int shift = 0;
 
-	if (!s || !isdigit((unsigned char)*s))
+	if (!n || n >= sizeof(term) || !isdigit((unsigned char)*s))
 		return -1;
+	memcpy(term, s, n);
+	term[n] = '\0';
 	errno = 0;
-	v = strtoull(s, &end, 10);
+	v = strtoull(term, &end, 10);
 	if (errno)
 		return -1;
-	switch (toupper((unsigned char)*end)) {
+	unit = end;
+	switch (toupper((unsigned char)*unit)) {
 	case '\0':
 		break;
 	case 'K':
@@ -994,11 +1013,32 @@ int t_parse_size(const char *s, size_t *out)
 	default:
 		return -1;
 	}
-	if (*end && end[1] && strcasecmp(end + 1, "iB") && strcasecmp(end + 1, "B"))
+	if (*unit && unit[1] && strcasecmp(unit + 1, "iB") &&
+	    strcasecmp(unit + 1, "B"))
 		return -1;
-	if (v > (SIZE_MAX >> shift))
+	if (v > (UINT64_MAX >> shift))
 		return -1;
-	*out = (size_t)v << shift;
+	*out = (uint64_t)v << shift;
+	return 0;
+}
+
+int t_parse_size(const char *s, uint64_t *out)
+{
+	uint64_t sum = 0, v;
+	size_t n;
+
+	if (!s || !*s)
+		return -1;
+	for (;;) {
+		n = strcspn(s, "+");
+		if (parse_size_term(s, n, &v) || v > UINT64_MAX - sum)
+			return -1;
+		sum += v;
+		if (!s[n])
+			break;
+		s += n + 1;
+	}
+	*out = sum;
 	return 0;
 }
 
@@ -1046,4 +1086,11 @@ double t_now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+int t_become_nobody(void)
+{
+	if (setgroups(0, NULL) || setgid(T_NOBODY) || setuid(T_NOBODY))
+		return -1;
+	return 0;
 }

@@ -94,6 +94,35 @@ bool t_errno_is(int got, int want, const char *fmt, ...) T_PRINTF(3, 4);
 struct ibv_context *t_open_device(const char *name);
 
 /*
+ * RC QPs: the one set-up of the loopback pair below and of the two-device
+ * pair (cmr_pair.h). What connecting a QP needs to know of a port:
+ */
+struct t_port {
+	uint8_t num;
+	int gid_index;
+	union ibv_gid gid;	/* RoCE v2 with IPv4 preferred */
+	enum ibv_mtu mtu;	/* the active one */
+	uint32_t max_msg_sz;	/* the port's largest message */
+	uint8_t rd_atomic;	/* max_qp_rd_atom, capped at 16, at least 1 */
+};
+
+/* Port num of ctx. 0, or -1 after t_diag(). */
+int t_port_query(struct ibv_context *ctx, uint8_t num, struct t_port *port);
+
+/* An RC QP on pd for one-sided requests, completions on cq; NULL after
+ * t_diag(). */
+struct ibv_qp *t_rc_qp_create(struct ibv_pd *pd, struct ibv_cq *cq);
+
+/*
+ * INIT, RTR, RTS: qp on local, connected to the QP dest_qpn on remote (its
+ * GID and responder resources), with path MTU mtu. 0, or -1 after
+ * t_diag().
+ */
+int t_rc_qp_connect(struct ibv_qp *qp, const struct t_port *local,
+		    const struct t_port *remote, uint32_t dest_qpn,
+		    enum ibv_mtu mtu);
+
+/*
  * An RC QP pair connected to each other on one port of one device: qp[0]
  * issues the requests, qp[1] answers them, so an RDMA READ or WRITE from
  * qp[0] reaches any MR of the PD with remote access. Works on rxe with the
@@ -104,10 +133,7 @@ struct t_loop {
 	struct ibv_pd *pd;	/* the caller's */
 	struct ibv_cq *cq;	/* qp[0]'s send completions */
 	struct ibv_qp *qp[2];
-	uint8_t port;
-	int gid_index;
-	union ibv_gid gid;
-	uint32_t max_msg_sz;	/* port's largest message */
+	struct t_port port;	/* port 1 */
 	uint64_t wr_id;
 };
 
@@ -260,10 +286,27 @@ long long t_check(const void *buf, size_t len, uint64_t seed, uint64_t off);
 /* Index of the first non-zero byte, or -1. */
 long long t_check_zero(const void *buf, size_t len);
 
+/* ---- rdma tool (rdma_tool.c) -------------------------------------------- */
+
+/*
+ * The MR whose key ("lkey" or "rkey") is value, on device dev (NULL: any),
+ * as `rdma -dd resource show mr` lists it; reads the driver attributes
+ * page_size and map_entries (drv_ prefixed or not). Returns 0 (both read),
+ * 1 (the MR is listed without them), -1 (not listed, or the tool failed).
+ * line (may be NULL) receives the MR's record on one line.
+ */
+int t_rdma_mr_pages(const char *dev, const char *key, uint32_t value,
+		    uint64_t *page_size, uint64_t *entries, char *line,
+		    size_t line_size);
+
 /* ---- misc ------------------------------------------------------------- */
 
-/* "4096", "64K", "2M", "1G" (powers of 1024). 0, or -1 on bad input. */
-int t_parse_size(const char *s, size_t *out);
+/*
+ * The one size parser of the project's programs: "4096", "64K", "2M",
+ * "1G" (powers of 1024; "KiB"/"KB" spellings too), and sums of such terms,
+ * "3M+4K". 0, or -1 on bad input or overflow.
+ */
+int t_parse_size(const char *s, uint64_t *out);
 
 /* Write a formatted string to a file (sysctl, sysfs). 0 or -1. */
 int t_write_file(const char *path, const char *fmt, ...) T_PRINTF(2, 3);
@@ -273,5 +316,12 @@ long long t_read_number(const char *path);
 
 /* Monotonic seconds. */
 double t_now(void);
+
+/* The unprivileged user the tests act as: uid and gid nobody. */
+#define T_NOBODY 65534
+
+/* Drop to uid and gid T_NOBODY with no supplementary groups (a root
+ * process; capabilities go with uid 0). 0, or -1 with errno. */
+int t_become_nobody(void);
 
 #endif /* CMR_TEST_H */

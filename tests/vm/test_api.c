@@ -107,29 +107,17 @@ static void check_support(void)
 static int rdma_tool_agrees(uint32_t lkey, uint64_t page_size,
 			    uint64_t entries)
 {
-	char line[1024], key[32], ps[48], me[48];
-	int ret = -1;
-	FILE *p;
+	uint64_t ps = 0, ent = 0;
+	char line[1024];
+	int ret;
 
-	p = popen("rdma -dd resource show mr 2>/dev/null", "r");
-	if (!p)
+	ret = t_rdma_mr_pages(NULL, "lkey", lkey, &ps, &ent, line,
+			      sizeof(line));
+	if (ret)
 		return -1;
-	snprintf(key, sizeof(key), "lkey 0x%x ", lkey);
-	snprintf(ps, sizeof(ps), "page_size %" PRIu64, page_size);
-	snprintf(me, sizeof(me), "map_entries %" PRIu64, entries);
-	while (fgets(line, sizeof(line), p)) {
-		if (!strstr(line, key))
-			continue;
-		if (!strstr(line, "page_size")) {
-			t_diag("rdma: %s", line);
-			continue;
-		}
-		ret = strstr(line, ps) && strstr(line, me) ? 1 : 0;
-		if (!ret)
-			t_diag("rdma: %s", line);
-	}
-	pclose(p);
-	return ret;
+	if (ps != page_size || ent != entries)
+		t_diag("rdma: %s", line);
+	return ps == page_size && ent == entries;
 }
 
 /* The node of the page at addr (get_mempolicy(2)), or -1. */
