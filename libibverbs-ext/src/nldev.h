@@ -1,20 +1,19 @@
 /* SPDX-License-Identifier: GPL-2.0 OR Linux-OpenIB */
 /*
- * RDMA netlink (NETLINK_RDMA, the nldev client) over a raw socket: device
- * index by name, the uverbs driver id of a device and the restrack driver
- * attributes of one MR. All functions return 0 or a positive errno and open
- * their own socket: no state is kept between calls.
+ * RDMA netlink (NETLINK_RDMA, the nldev commands) through libnl-3: the
+ * uverbs driver id of a device and the restrack driver attributes of one
+ * MR. All functions return 0 or a positive errno and open their own
+ * socket: no state is kept between calls.
  */
 #ifndef CMR_NLDEV_H
 #define CMR_NLDEV_H
 
-#include <stddef.h>
 #include <stdint.h>
 #include <linux/netlink.h>
 
 #include "backend.h"
 
-int cmr_nl_dev_index(const char *name, uint32_t *index);
+/* ENOENT when the driver does not report one (uverbs_no_driver_id_binding). */
 int cmr_nl_uverbs_driver_id(uint32_t index, uint32_t *driver_id);
 
 /*
@@ -26,14 +25,11 @@ int cmr_nl_mr_driver_attrs(uint32_t index, uint32_t lkey,
 			   struct cmr_drv_attrs *attrs);
 
 /*
- * Parsers, exposed for the unit tests. parse_driver_nest reads the payload
- * of an RDMA_NLDEV_ATTR_DRIVER nest; parse_mr_msg one message of a
- * RES_MR_GET dump and returns 0 when it held the MR with lkey (attrs
- * filled), ENOENT when it did not, EPROTO when it is malformed.
+ * The parser of one message of a RES_MR_GET dump, exposed for the unit
+ * tests: 0 when it held the MR with lkey (attrs filled), ENOENT when it did
+ * not, EPROTO when it is malformed.
  */
-int cmr_nl_parse_driver_nest(const void *data, size_t len,
-			     struct cmr_drv_attrs *attrs);
-int cmr_nl_parse_mr_msg(const struct nlmsghdr *nlh, uint32_t lkey,
+int cmr_nl_parse_mr_msg(struct nlmsghdr *nlh, uint32_t lkey,
 			struct cmr_drv_attrs *attrs);
 
 #endif /* CMR_NLDEV_H */

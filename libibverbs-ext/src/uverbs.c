@@ -14,15 +14,19 @@
 /* Larger than any enum rdma_driver_id value so far. */
 #define CMR_MAX_DRIVER_ID 64
 
+/*
+ * libibverbs learns every device's index from netlink when it lists the
+ * devices; it has none only on kernels without RDMA netlink, where no
+ * netlink query could succeed either.
+ */
 int cmr_device_index(struct ibv_context *ctx, uint32_t *index)
 {
 	int idx = ibv_get_device_index(ctx->device);
 
-	if (idx >= 0) {
-		*index = (uint32_t)idx;
-		return 0;
-	}
-	return cmr_nl_dev_index(ibv_get_device_name(ctx->device), index);
+	if (idx < 0)
+		return ENODEV;
+	*index = (uint32_t)idx;
+	return 0;
 }
 
 int cmr_driver_id_probe(int cmd_fd, uint32_t *driver_id)

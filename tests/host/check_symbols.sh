@@ -35,8 +35,9 @@ soname=$(readelf -d "$lib" | sed -n 's/.*Library soname: \[\(.*\)\].*/\1/p')
 
 needed=$(readelf -d "$lib" | sed -n 's/.*Shared library: \[\(.*\)\].*/\1/p' |
 	 sort | tr '\n' ' ')
-[ "$needed" = "libc.so.6 libibverbs.so.1 " ] &&
-	ok "needs only libibverbs.so.1 and libc.so.6" ||
+# libnl-3: RDMA netlink, through the library libibverbs uses for it.
+[ "$needed" = "libc.so.6 libibverbs.so.1 libnl-3.so.200 " ] &&
+	ok "needs only libibverbs.so.1, libnl-3.so.200 and libc.so.6" ||
 	notok "needs: $needed"
 
 # No internal symbol may leak, not even with another version.
