@@ -765,6 +765,64 @@ long long t_phys_contig_bytes(const void *addr, size_t len,
 	return bytes > (long long)len ? (long long)len : bytes;
 }
 
+#define KPF_SLAB (UINT64_C(1) << 7)
+#define KPF_NOPAGE (UINT64_C(1) << 20)
+#define KPF_RESERVED (UINT64_C(1) << 32)
+
+/* Whether [start, start + len) of physical memory has no unmovable page. */
+static int window_movable(int fd, uint64_t start, uint64_t len)
+{
+	uint64_t flags[512], pfn = start / 4096, end = (start + len) / 4096;
+	size_t n, i;
+	ssize_t got;
+
+	while (pfn < end) {
+		n = end - pfn < 512 ? end - pfn : 512;
+		got = pread(fd, flags, n * 8, (off_t)(pfn * 8));
+		if (got != (ssize_t)(n * 8))
+			return -1;
+		for (i = 0; i < n; i++)
+			if (flags[i] & (KPF_SLAB | KPF_NOPAGE | KPF_RESERVED))
+				return 0;
+		pfn += n;
+	}
+	return 1;
+}
+
+int t_phys_window_possible(uint64_t align)
+{
+	unsigned long long lo, hi;
+	char line[256];
+	int fd, ret = 0;
+	FILE *f;
+
+	if (!align || (align & (align - 1)))
+		return -1;
+	fd = open("/proc/kpageflags", O_RDONLY | O_CLOEXEC);
+	f = fopen("/proc/iomem", "re");
+	if (fd < 0 || !f) {
+		ret = -1;
+		goto out;
+	}
+	/* Top-level "System RAM" ranges; a window must lie inside one. */
+	while (!ret && fgets(line, sizeof(line), f)) {
+		uint64_t w;
+
+		if (line[0] == ' ' || !strstr(line, ": System RAM") ||
+		    sscanf(line, "%llx-%llx", &lo, &hi) != 2 || !hi)
+			continue;
+		for (w = (lo + align - 1) & ~(align - 1);
+		     w >= lo && w + align - 1 <= hi && !ret; w += align)
+			ret = window_movable(fd, w, align);
+	}
+out:
+	if (f)
+		fclose(f);
+	if (fd >= 0)
+		close(fd);
+	return ret;
+}
+
 /*
  * Values of "Name: value" lines of a /proc file (meminfo, status), read in
  * one pass: val[i] for name[i], -1 where the file has no such line.

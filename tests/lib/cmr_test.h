@@ -223,6 +223,15 @@ int t_pagemap_pfn(const void *addr, uint64_t *pfn);
 long long t_phys_contig_bytes(const void *addr, size_t len,
 			      uint64_t *first_pfn);
 
+/*
+ * Whether physical memory has a naturally aligned window of align bytes
+ * (a power of two) that the kernel's aligned search could use: inside
+ * System RAM, with no page reserved (memblock, firmware, swiotlb) or in
+ * slab (/proc/kpageflags; root only). Without one, the buffer's documented
+ * fallback to a smaller alignment applies. 1 yes, 0 no, -1 unreadable.
+ */
+int t_phys_window_possible(uint64_t align);
+
 /* A field of /proc/meminfo in kB ("MemFree", "HugePages_Free": pages). */
 long long t_meminfo_kb(const char *field);
 
