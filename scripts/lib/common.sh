@@ -45,3 +45,32 @@ cmr_require_packages() {
 
 # Prints the seconds since the epoch; used for timings shown to the user.
 now() { date +%s; }
+
+# cmr_progress PID LOG WHAT: while PID runs, how far along a build is: the
+# steps make logged so far ("  CC  file" lines of LOG), against the count
+# the last complete build logged (LOG.steps), and the time elapsed. On a
+# terminal one line rewritten in place, otherwise one line a minute. Then
+# waits for PID and returns its status, keeping the count when it
+# succeeded.
+cmr_progress() {
+	local pid=$1 log=$2 what=$3 start n of= el last=0 rc
+	start=$(now)
+	[ -s "$log.steps" ] && of=" of about $(cat "$log.steps")"
+	while kill -0 "$pid" 2>/dev/null; do
+		sleep 5
+		n=$(grep -c '^  [A-Z]' "$log" 2>/dev/null)
+		el=$(($(now) - start))
+		if [ -t 2 ]; then
+			printf '\rcontig-mr: %s: %s steps%s, %d:%02d ' "$what" "$n" "$of" \
+				$((el / 60)) $((el % 60)) >&2
+		elif [ $((el - last)) -ge 60 ]; then
+			say "$what: $n steps$of, $((el / 60)) min"
+			last=$el
+		fi
+	done
+	[ -t 2 ] && printf '\n' >&2
+	wait "$pid"
+	rc=$?
+	[ $rc = 0 ] && grep -c '^  [A-Z]' "$log" >"$log.steps"
+	return $rc
+}

@@ -214,7 +214,8 @@ kernel_build() {
 	if kernel_has_series; then kernel_apply_series; else kernel_prepare_stock; fi
 	kernel_configure
 	say "building the $CMR_KFLAVOUR kernel (log: $log)"
-	if ! make -C "$(kernel_srcdir)" O="$out" -j"$(nproc)" bzImage >"$log" 2>&1; then
+	make -C "$(kernel_srcdir)" O="$out" -j"$(nproc)" bzImage >"$log" 2>&1 &
+	if ! cmr_progress $! "$log" "building the $CMR_KFLAVOUR kernel"; then
 		tail -n 40 "$log" >&2
 		die "kernel build failed; full log in $log"
 	fi
