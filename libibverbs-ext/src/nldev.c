@@ -48,6 +48,22 @@ static int err_cb(struct sockaddr_nl *nla, struct nlmsgerr *e, void *arg)
 	return NL_STOP;
 }
 
+/* A dump's error comes in the payload of its NLMSG_DONE, not as an
+ * NLMSG_ERROR: libnl passes that message to the finish callback only. */
+static int finish_cb(struct nl_msg *msg, void *arg)
+{
+	struct nlmsghdr *nlh = nlmsg_hdr(msg);
+	struct nl_query *q = arg;
+	int err;
+
+	if (nlh->nlmsg_len >= NLMSG_LENGTH(sizeof(err))) {
+		memcpy(&err, nlmsg_data(nlh), sizeof(err));
+		if (err < 0)
+			q->error = -err;
+	}
+	return NL_STOP;
+}
+
 /* Sends msg (consumed) and feeds its replies to q->parse. */
 static int nl_query_run(struct nl_msg *msg, struct nl_query *q)
 {
@@ -70,6 +86,7 @@ static int nl_query_run(struct nl_msg *msg, struct nl_query *q)
 	nl_socket_enable_msg_peek(sk);
 	nl_socket_disable_auto_ack(sk);
 	if (nl_socket_modify_cb(sk, NL_CB_VALID, NL_CB_CUSTOM, valid_cb, q) ||
+	    nl_socket_modify_cb(sk, NL_CB_FINISH, NL_CB_CUSTOM, finish_cb, q) ||
 	    nl_socket_modify_err_cb(sk, NL_CB_CUSTOM, err_cb, q)) {
 		ret = ENOMEM;
 		goto out;

@@ -94,7 +94,8 @@ buffer_line() { grep -m1 '^contig-mr: data buffer' "$TMP/$1.out"; }
 # as their second argument.
 RDMA_MR=${2:-}
 mr_record() {
-	[ -x "$RDMA_MR" ] || fail "no cmr-rdma-mr tool given (second argument)"
+	# Called in $(...), where fail would end only the subshell.
+	[ -x "$RDMA_MR" ] || { echo "# no cmr-rdma-mr tool given (second argument)" >&2; return 2; }
 	"$RDMA_MR" rkey "$1"
 }
 field() { awk -v f="$2" '{ for (i = 1; i < NF; i++) if ($i == f || $i == "drv_" f) { print $(i + 1); exit } }' <<<"$1"; }

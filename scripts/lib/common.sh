@@ -46,31 +46,41 @@ cmr_require_packages() {
 # Prints the seconds since the epoch; used for timings shown to the user.
 now() { date +%s; }
 
-# cmr_progress PID LOG WHAT: while PID runs, how far along a build is: the
-# steps make logged so far ("  CC  file" lines of LOG), against the count
-# the last complete build logged (LOG.steps), and the time elapsed. On a
-# terminal one line rewritten in place, otherwise one line a minute. Then
-# waits for PID and returns its status, keeping the count when it
-# succeeded.
-cmr_progress() {
-	local pid=$1 log=$2 what=$3 start n of= el last=0 rc
+# cmr_progress_start LOG WHAT: until cmr_progress_stop, a reporter of how
+# far along a build is: the steps make logged so far ("  CC  file" lines
+# of LOG) against the most any complete build logged (LOG.steps), and the
+# time elapsed. On a terminal one line rewritten in place, otherwise one
+# line a minute. The build itself runs in the foreground, so that Ctrl-C
+# stops it; the reporter also ends with the shell that started it.
+cmr_progress_start() {
+	local log=$1 what=$2 parent=$$ start n of= el last=0
 	start=$(now)
 	[ -s "$log.steps" ] && of=" of about $(cat "$log.steps")"
-	while kill -0 "$pid" 2>/dev/null; do
-		sleep 5
-		n=$(grep -c '^  [A-Z]' "$log" 2>/dev/null)
-		el=$(($(now) - start))
-		if [ -t 2 ]; then
-			printf '\rcontig-mr: %s: %s steps%s, %d:%02d ' "$what" "$n" "$of" \
-				$((el / 60)) $((el % 60)) >&2
-		elif [ $((el - last)) -ge 60 ]; then
-			say "$what: $n steps$of, $((el / 60)) min"
-			last=$el
-		fi
-	done
+	(
+		while sleep 5 && kill -0 "$parent" 2>/dev/null; do
+			n=$(grep -c '^  [A-Z]' "$log" 2>/dev/null)
+			el=$(($(now) - start))
+			if [ -t 2 ]; then
+				printf '\rcontig-mr: %s: %s steps%s, %d:%02d ' "$what" \
+					"$n" "$of" $((el / 60)) $((el % 60)) >&2
+			elif [ $((el - last)) -ge 60 ]; then
+				say "$what: $n steps$of, $((el / 60)) min"
+				last=$el
+			fi
+		done
+	) 9>&- &
+	CMR_PROGRESS_PID=$!
+}
+
+# cmr_progress_stop LOG OK: ends the reporter; after a build that
+# succeeded (OK = 0) keeps its step count when it is the largest yet.
+cmr_progress_stop() {
+	local n
+	kill "$CMR_PROGRESS_PID" 2>/dev/null
+	wait "$CMR_PROGRESS_PID" 2>/dev/null
 	[ -t 2 ] && printf '\n' >&2
-	wait "$pid"
-	rc=$?
-	[ $rc = 0 ] && grep -c '^  [A-Z]' "$log" >"$log.steps"
-	return $rc
+	[ "$2" = 0 ] || return 0
+	n=$(grep -c '^  [A-Z]' "$1")
+	[ "$n" -gt "$(cat "$1.steps" 2>/dev/null || echo 0)" ] && echo "$n" >"$1.steps"
+	return 0
 }

@@ -201,7 +201,7 @@ kernel_configure() {
 # kernel_build [--force]: builds the flavour's kernel; prints nothing when
 # the cached one is current.
 kernel_build() {
-	local hash start out image log
+	local hash start out image log rc
 	out=$(kernel_outdir) image=$(kernel_image) log=$CMR_KBUILD/build$(kernel_suffix).log
 	hash=$(kernel_inputs_hash)
 	if [ "${1:-}" != --force ] && [ -f "$image" ] &&
@@ -214,8 +214,11 @@ kernel_build() {
 	if kernel_has_series; then kernel_apply_series; else kernel_prepare_stock; fi
 	kernel_configure
 	say "building the $CMR_KFLAVOUR kernel (log: $log)"
-	make -C "$(kernel_srcdir)" O="$out" -j"$(nproc)" bzImage >"$log" 2>&1 &
-	if ! cmr_progress $! "$log" "building the $CMR_KFLAVOUR kernel"; then
+	cmr_progress_start "$log" "building the $CMR_KFLAVOUR kernel"
+	make -C "$(kernel_srcdir)" O="$out" -j"$(nproc)" bzImage >"$log" 2>&1
+	rc=$?
+	cmr_progress_stop "$log" $rc
+	if [ $rc != 0 ]; then
 		tail -n 40 "$log" >&2
 		die "kernel build failed; full log in $log"
 	fi

@@ -13,7 +13,7 @@ PEER_TESTS="peer_rdma_core peer_perftest_loop peer_perftest_pair"
 peers_side_by_side() {
 	awk -v table="$3" '
 		function id(line) { sub(/^[^ ]+ /, "", line); return line }
-		FNR == 1 { file++ }
+		FILENAME != prev { file++; prev = FILENAME }
 		/^#/ { next }
 		{ k = id($0); if (!(k in seen)) { seen[k] = 1; order[n++] = k } st[file, k] = $1 }
 		END {
@@ -34,20 +34,34 @@ peers_side_by_side() {
 # build/peers/DATE/. --record stores the stock sets as the tests' reference.
 peers_main() {
 	local record=0 out flavour setup f name list=$CMR_UBUILD/tests/vm.list status=0
-	[ "${1:-}" = --record ] && record=1
+	case "$*" in
+	"") ;;
+	--record) record=1 ;;
+	*) die "peers: unknown arguments '$*' (only --record)" ;;
+	esac
+	[ -z "${CMR_VM_KERNEL:-}" ] ||
+		die "peers boots its own two kernels; --kernel does not apply"
+	shopt -s nullglob
 	out=$CMR_BUILD/peers/$(date +%Y%m%d-%H%M%S)
 	for flavour in stock guest; do
 		mkdir -p "$out/$flavour"
 		CMR_KFLAVOUR=$flavour build_all
 		say "peer suites on the $flavour kernel"
 		CMR_KFLAVOUR=$flavour CMR_ONLY=$PEER_TESTS run_vm_tests "$list"
+		# From this run's own directories: the last-tests-* links are
+		# shared with every other guest run on the tree.
 		for setup in loop pair; do
-			for f in "$CMR_VMDIR/last-tests-$setup"/tests/*.txt; do
-				[ -f "$f" ] && cp "$f" "$out/$flavour/"
+			[ -n "${VM_RUNS[$setup]:-}" ] || continue
+			for f in "${VM_RUNS[$setup]}"/tests/*.txt; do
+				cp "$f" "$out/$flavour/"
 			done
 		done
 	done
 	if [ $record = 1 ]; then
+		for name in rdma-core perftest-loop perftest-pair; do
+			[ -f "$out/stock/$name.txt" ] ||
+				die "the stock run gave no $name set: nothing recorded"
+		done
 		for f in "$out"/stock/*.txt; do
 			{
 				echo "# The stock kernel's outcomes, recorded by ./contig-mr peers --record"

@@ -47,18 +47,23 @@ run_host_tests() {
 	done <"$list"
 }
 
+# The run directory of each set-up booted by the last run_vm_tests.
+declare -A VM_RUNS=()
+
 # VM tests: one boot per rxe set-up that has selected tests; the guest runs
 # them one by one (scripts/guest/jobs.sh). A test the guest never reported
 # (it died or hung) fails, and so does a kernel bug report anywhere in the
 # run's logs.
 run_vm_tests() {
 	local list=$1 setup names run name status rc secs budget
+	VM_RUNS=()
 	for setup in none loop pair; do
 		names=$(awk -F'\t' -v s="$setup" '$3 == s { print $1 }' "$list")
 		local want=()
 		for name in $names; do selected "$name" && want+=("$name"); done
 		[ ${#want[@]} -eq 0 ] && continue
 		run=$(vm_new_rundir "tests-$setup")
+		VM_RUNS[$setup]=$run
 		# The watchdog of a test run: every test may use its whole timeout,
 		# plus 300 s to boot, set up, scan for leaks and power off.
 		budget=$(awk -F'\t' -v only=" ${want[*]} " \

@@ -244,14 +244,11 @@ static void test_size(uint64_t len)
 	t_diag("%s: va 0x%" PRIx64 " pa 0x%" PRIx64 " RESP_ALIGNMENT 0x%" PRIx64
 	       " expected 0x%" PRIx64, name, va, pa, b.alignment, want_align);
 	if (b.alignment < want_align &&
-	    t_phys_window_possible(want_align) == 0) {
-		/* uapi.md, Memory kind: half the alignment and so on, down
-		 * to a quarter of the size, when no window can be had. */
+	    t_alignment_fallback_ok(b.alignment, want_align)) {
 		t_diag("%s: no window of 0x%" PRIx64 " without reserved or slab "
-		       "pages in this guest: the kernel may halve the alignment",
-		       name, want_align);
-		want_align = b.alignment >= want_align / 4 ? b.alignment :
-							     want_align;
+		       "pages in this guest, nor of twice 0x%" PRIx64 ": the "
+		       "documented fallback", name, want_align, b.alignment);
+		want_align = b.alignment;
 	}
 	t_ok(b.alignment == want_align,
 	     "%s: RESP_ALIGNMENT == roundup_pow_of_two(length), capped at the "

@@ -789,6 +789,16 @@ static int window_movable(int fd, uint64_t start, uint64_t len)
 	return 1;
 }
 
+bool t_alignment_fallback_ok(uint64_t alignment, uint64_t full)
+{
+	if (alignment >= full || alignment < full / 4 ||
+	    alignment < (UINT64_C(4) << 20) ||
+	    t_phys_window_possible(full) != 0)
+		return false;
+	return alignment * 2 == full ||
+	       t_phys_window_possible(alignment * 2) == 0;
+}
+
 int t_phys_window_possible(uint64_t align)
 {
 	unsigned long long lo, hi;

@@ -232,6 +232,14 @@ long long t_phys_contig_bytes(const void *addr, size_t len,
  */
 int t_phys_window_possible(uint64_t align);
 
+/*
+ * Whether alignment is a fallback the kernel may take for a buffer whose
+ * full alignment is full (docs/uapi.md, Memory kind): smaller than full,
+ * at least a quarter of it and 4 MiB, no window of full exists, and none
+ * of twice alignment either unless that is full itself.
+ */
+bool t_alignment_fallback_ok(uint64_t alignment, uint64_t full);
+
 /* A field of /proc/meminfo in kB ("MemFree", "HugePages_Free": pages). */
 long long t_meminfo_kb(const char *field);
 

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cmr_test.h"
 
@@ -16,6 +17,7 @@ int main(int argc, char **argv)
 	char line[4096], *end;
 	uint64_t ps, entries;
 	unsigned long key;
+	int out;
 
 	if (argc < 3 || argc > 4 ||
 	    (strcmp(argv[1], "lkey") && strcmp(argv[1], "rkey"))) {
@@ -27,10 +29,15 @@ int main(int argc, char **argv)
 		fprintf(stderr, "%s: bad key %s\n", argv[0], argv[2]);
 		return 2;
 	}
+	/* stdout carries the record only: the helpers' diagnostics go to
+	 * stderr. */
+	out = dup(STDOUT_FILENO);
+	if (out < 0 || dup2(STDERR_FILENO, STDOUT_FILENO) < 0)
+		return 2;
 	if (t_rdma_mr_pages(argc == 4 ? argv[3] : NULL, argv[1],
 			    (uint32_t)key, &ps, &entries, line,
 			    sizeof(line)) < 0)
 		return 1;
-	printf("%s\n", line);
+	dprintf(out, "%s\n", line);
 	return 0;
 }

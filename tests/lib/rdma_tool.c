@@ -70,15 +70,17 @@ int t_rdma_mr_pages(const char *dev, const char *key, uint32_t value,
 {
 	char *out, *rec, *next, *c, want_dev[64];
 	uint64_t v;
-	int ret = -1;
+	int ret = -1, status;
 	FILE *p;
 
-	p = popen("rdma -dd resource show mr 2>&1", "r");
+	/* Its warnings, if any, must not break the first record. */
+	p = popen("rdma -dd resource show mr 2>/dev/null", "r");
 	if (!p)
 		return -1;
 	out = read_all(p);
-	if (pclose(p) || !out) {
-		t_diag("rdma -dd resource show mr failed: %s", out ? out : "");
+	status = pclose(p);
+	if (status || !out) {
+		t_diag("rdma -dd resource show mr failed (status 0x%x)", status);
 		free(out);
 		return -1;
 	}

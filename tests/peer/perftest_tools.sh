@@ -23,10 +23,11 @@ run_pair() {
 	srv=$tool-$setup-srv-$PORT cli=$tool-$setup-cli-$PORT
 	next_port
 	local opts=(-x 1 -F -s "$size" -n 200 -p "$PORT" "$@")
-	start_server "$srv" "$STOCK/$tool" -d "$sdev" "${opts[@]}"
+	# A side that hangs is a failed run, not a test that times out.
+	start_server "$srv" timeout 120 "$STOCK/$tool" -d "$sdev" "${opts[@]}"
 	local spid=$SPID
 	if wait_listen "$PORT"; then
-		run_client "$cli" "$STOCK/$tool" -d "$cdev" "${opts[@]}" "$ip" || crc=$?
+		run_client "$cli" timeout 120 "$STOCK/$tool" -d "$cdev" "${opts[@]}" "$ip" || crc=$?
 	else
 		crc=no-listen
 	fi

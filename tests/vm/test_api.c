@@ -171,9 +171,9 @@ static void check_query(struct ibv_mr *mr, size_t len)
 	     "%s: alignment %s is a power of two in [4 KiB, %s]", human(len),
 	     human(info.alignment), human(pow2_ceil(map)));
 	/* uapi.md, Memory kind: where no window of the full alignment can
-	 * be had, the kernel halves it, down to a quarter of the size. */
-	halved = is_pow2(map) && info.alignment < map &&
-		 info.alignment >= map / 4 && t_phys_window_possible(map) == 0;
+	 * be had, the kernel halves it, down to a quarter of the size and
+	 * 4 MiB. */
+	halved = is_pow2(map) && t_alignment_fallback_ok(info.alignment, map);
 	if (halved)
 		t_diag("%s: no %s window without reserved or slab pages here: "
 		       "aligned to %s", human(len), human(map),
