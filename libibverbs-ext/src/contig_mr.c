@@ -3,7 +3,8 @@
  * The public entry points.
  *
  * Buffers: ibv_alloc_contig_buf() (back-end order and fallback),
- * ibv_free_contig_buf(), ibv_reg_contig_buf_mr() (the standard MR path
+ * ibv_free_contig_buf(), ibv_detach_contig_buf() (the mapping outlives the
+ * library's record), ibv_reg_contig_buf_mr() (the standard MR path
  * over a part of a buffer) and ibv_query_contig_buf().
  *
  * The one-call form: ibv_alloc_contig_mr(_ex)() is a buffer plus one MR
@@ -74,8 +75,11 @@ static int alloc_buf(const struct cmr_request *req, struct cmr_buf **out)
 	return 0;
 }
 
-/* Release a buffer that is no longer in the registry. */
-static int release_buf(struct cmr_buf *buf)
+/*
+ * Release a buffer that is no longer in the registry; unmap it too unless
+ * the caller keeps the mapping (which then holds the memory).
+ */
+static int release_buf(struct cmr_buf *buf, bool unmap)
 {
 	int ret = 0;
 
@@ -88,7 +92,7 @@ static int release_buf(struct cmr_buf *buf)
 		}
 	}
 	/* The object is gone: what is left is ours, whatever happens. */
-	if (munmap(buf->pub.addr, buf->pub.length))
+	if (unmap && munmap(buf->pub.addr, buf->pub.length))
 		ret = errno;
 	free(buf);
 	return ret;
@@ -115,7 +119,8 @@ CMR_EXPORT int ibv_alloc_contig_buf(struct ibv_pd *pd, size_t length,
 	return 0;
 }
 
-CMR_EXPORT int ibv_free_contig_buf(struct ibv_contig_buf *pub)
+/* ibv_free_contig_buf() and ibv_detach_contig_buf(). */
+static int release_pub(struct ibv_contig_buf *pub, bool unmap)
 {
 	struct cmr_buf *buf;
 
@@ -125,7 +130,17 @@ CMR_EXPORT int ibv_free_contig_buf(struct ibv_contig_buf *pub)
 	/* Taking it out first makes a second free of it EINVAL. */
 	if (!cmr_registry_remove(buf))
 		return EINVAL;
-	return release_buf(buf);
+	return release_buf(buf, unmap);
+}
+
+CMR_EXPORT int ibv_free_contig_buf(struct ibv_contig_buf *pub)
+{
+	return release_pub(pub, true);
+}
+
+CMR_EXPORT int ibv_detach_contig_buf(struct ibv_contig_buf *pub)
+{
+	return release_pub(pub, false);
 }
 
 /* After the checks: the standard registration, IOVA = address. */
@@ -187,7 +202,7 @@ ibv_alloc_contig_mr_ex(struct ibv_pd *pd, size_t length, unsigned int access,
 	if (!mr) {
 		ret = errno;
 		if (cmr_registry_remove(buf))
-			release_buf(buf);
+			release_buf(buf, true);
 		errno = ret;
 		return NULL;
 	}
@@ -220,7 +235,7 @@ CMR_EXPORT int ibv_free_contig_mr(struct ibv_mr *mr)
 	}
 	if (!cmr_registry_remove(buf))
 		return 0;	/* freed meanwhile by ibv_free_contig_buf() */
-	return release_buf(buf);
+	return release_buf(buf, true);
 }
 
 CMR_EXPORT struct ibv_contig_buf *ibv_contig_mr_buf(struct ibv_mr *mr)

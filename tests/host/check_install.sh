@@ -126,6 +126,7 @@ elif ! command -v man >/dev/null; then
 	skip "man(1) not installed (man-db)"
 else
 	for page in ibv_alloc_contig_buf ibv_free_contig_buf \
+		    ibv_detach_contig_buf \
 		    ibv_reg_contig_buf_mr ibv_query_contig_buf \
 		    ibv_alloc_contig_mr ibv_alloc_contig_mr_ex \
 		    ibv_free_contig_mr ibv_contig_mr_buf ibv_query_contig_mr; do

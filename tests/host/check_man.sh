@@ -32,6 +32,7 @@ for page in ibv_alloc_contig_buf ibv_alloc_contig_mr ibv_query_contig_mr; do
 	fi
 done
 for pair in ibv_free_contig_buf:ibv_alloc_contig_buf \
+	    ibv_detach_contig_buf:ibv_alloc_contig_buf \
 	    ibv_reg_contig_buf_mr:ibv_alloc_contig_buf \
 	    ibv_query_contig_buf:ibv_alloc_contig_buf \
 	    ibv_alloc_contig_mr_ex:ibv_alloc_contig_mr \
@@ -54,12 +55,13 @@ for pair in ibv_free_contig_buf:ibv_alloc_contig_buf \
 done
 # Every exported function has a page (the _ibv_* ones are the inline
 # ibv_query_* calls' back ends, documented on those pages).
-for f in ibv_alloc_contig_buf ibv_free_contig_buf ibv_reg_contig_buf_mr \
+for f in ibv_alloc_contig_buf ibv_free_contig_buf ibv_detach_contig_buf \
+	 ibv_reg_contig_buf_mr \
 	 ibv_query_contig_buf ibv_alloc_contig_mr ibv_alloc_contig_mr_ex \
 	 ibv_free_contig_mr ibv_contig_mr_buf ibv_query_contig_mr; do
 	[ -f "$dir/$f.3" ] || missing_page="$missing_page $f"
 done
-[ -z "${missing_page:-}" ] && ok "a page for each of the nine functions" ||
+[ -z "${missing_page:-}" ] && ok "a page for each of the ten functions" ||
 	notok "no page for:$missing_page"
 grep -q '_ibv_query_contig_buf' "$dir/ibv_alloc_contig_buf.3" &&
 	grep -q '_ibv_query_contig_mr' "$dir/ibv_query_contig_mr.3" &&

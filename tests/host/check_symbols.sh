@@ -1,6 +1,6 @@
 #!/bin/sh
 # host_symbols LIB: the shared library exports exactly the public API, in
-# version IBVERBS_EXT_1.0, under the soname libibverbs-ext.so.1.
+# versions IBVERBS_EXT_1.0 and 1.1, under the soname libibverbs-ext.so.1.
 lib=$1
 n=0 fail=0
 ok() { n=$((n + 1)); echo "ok $n - $1"; }
@@ -12,18 +12,20 @@ echo "TAP version 13"
 # over the _ibv_* symbols).
 export LC_ALL=C
 want='IBVERBS_EXT_1.0
+IBVERBS_EXT_1.1
 _ibv_query_contig_buf@@IBVERBS_EXT_1.0
 _ibv_query_contig_mr@@IBVERBS_EXT_1.0
 ibv_alloc_contig_buf@@IBVERBS_EXT_1.0
 ibv_alloc_contig_mr@@IBVERBS_EXT_1.0
 ibv_alloc_contig_mr_ex@@IBVERBS_EXT_1.0
 ibv_contig_mr_buf@@IBVERBS_EXT_1.0
+ibv_detach_contig_buf@@IBVERBS_EXT_1.1
 ibv_free_contig_buf@@IBVERBS_EXT_1.0
 ibv_free_contig_mr@@IBVERBS_EXT_1.0
 ibv_reg_contig_buf_mr@@IBVERBS_EXT_1.0'
 got=$(nm -D --defined-only "$lib" | awk '{print $3}' | sort)
 if [ "$got" = "$want" ]; then
-	ok "exported: the nine functions of the API and the version node"
+	ok "exported: the ten functions of the API and their version nodes"
 else
 	notok "exported symbols differ"
 	echo "$got" | sed 's/^/# got: /'

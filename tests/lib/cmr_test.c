@@ -588,7 +588,7 @@ out:
 
 /* ---- memory ------------------------------------------------------------- */
 
-bool t_is_mapped(const void *addr, size_t len)
+bool t_mapping_of(const void *addr, size_t len, char *out, size_t out_size)
 {
 	unsigned long lo, hi, a = (uintptr_t)addr;
 	char line[512];
@@ -603,7 +603,14 @@ bool t_is_mapped(const void *addr, size_t len)
 		    a + len <= hi)
 			found = true;
 	fclose(f);
+	if (found && out)
+		snprintf(out, out_size, "%s", line);
 	return found;
+}
+
+bool t_is_mapped(const void *addr, size_t len)
+{
+	return t_mapping_of(addr, len, NULL, 0);
 }
 
 int t_mappings_of(const char *name)

@@ -192,6 +192,8 @@ void t_buf_free(struct t_buf *buf);
 
 /* Whether [addr, addr + len) lies within one mapping (/proc/self/maps). */
 bool t_is_mapped(const void *addr, size_t len);
+/* The same; out (may be NULL) receives that mapping's line of maps. */
+bool t_mapping_of(const void *addr, size_t len, char *out, size_t out_size);
 
 /* Mappings in /proc/self/maps whose line contains name ("contig_buf"), or
  * -1 when it cannot be read. */

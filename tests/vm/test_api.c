@@ -474,6 +474,37 @@ static void test_buffers(void)
 		t_errno_is(ibv_dealloc_pd(pd2), 0, "buf: dealloc the second PD");
 }
 
+/* Detached: the mapping alone holds the memory, munmap() releases it. */
+static void test_detach(void)
+{
+	const size_t len = 8u << 20;
+	struct ibv_contig_buf *buf = NULL;
+	long long lck;
+	uint8_t *p;
+	int maps, ret;
+
+	lck = t_status_kb(0, "VmLck");
+	maps = t_mappings_of("contig_buf");
+	ret = ibv_alloc_contig_buf(pd, len, NULL, &buf);
+	if (!t_errno_is(ret, 0, "detach: ibv_alloc_contig_buf of 8 MiB"))
+		return;
+	p = buf->addr;
+	t_fill(p, len, 41, 0);
+	t_errno_is(ibv_detach_contig_buf(buf), 0, "detach: ibv_detach_contig_buf");
+	t_ok(t_is_mapped(p, len) && t_check(p, len, 41, 0) < 0 &&
+		     t_mappings_of("contig_buf") == maps + 1,
+	     "detach: still mapped, data kept");
+	t_ok(t_status_kb(0, "VmLck") == lck + (long long)(len >> 10),
+	     "detach: still accounted (VmLck +%lld kB)",
+	     t_status_kb(0, "VmLck") - lck);
+	t_errno_is(ibv_detach_contig_buf(NULL), EINVAL, "detach: NULL");
+	t_ok(!munmap(p, len), "detach: munmap");
+	t_ok(t_status_kb(0, "VmLck") == lck &&
+		     t_mappings_of("contig_buf") == maps,
+	     "detach: munmap released it (VmLck %+lld kB)",
+	     t_status_kb(0, "VmLck") - lck);
+}
+
 static void test_many(void)
 {
 	enum { N = 8 };
@@ -728,6 +759,7 @@ int main(int argc, char **argv)
 		test_size(sizes[i]);
 	test_query_abi();
 	test_buffers();
+	test_detach();
 	test_many();
 	test_fork();
 	test_mremap();

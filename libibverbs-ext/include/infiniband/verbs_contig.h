@@ -135,6 +135,15 @@ int ibv_alloc_contig_buf(struct ibv_pd *pd, size_t length,
  * pages until ibv_dereg_mr(). 0 or a positive errno. */
 int ibv_free_contig_buf(struct ibv_contig_buf *buf);
 
+/*
+ * Keep the mapping, drop the rest: the library releases the buffer's kernel
+ * object and its own record, and the memory then lives exactly as long as
+ * a mapping of it (and any MR over it): munmap() releases it, with its
+ * accounting. For allocators that own memory by its address. buf is gone
+ * afterwards. 0 or a positive errno; on failure buf stays valid.
+ */
+int ibv_detach_contig_buf(struct ibv_contig_buf *buf);
+
 /* Register [addr, addr + length), which must lie inside buf, with
  * IOVA addr. NULL and errno on failure; release with ibv_dereg_mr(). */
 struct ibv_mr *ibv_reg_contig_buf_mr(struct ibv_pd *pd,

@@ -1,0 +1,271 @@
+// SPDX-License-Identifier: GPL-2.0 OR Linux-OpenIB
+/*
+ * The live regions, by address. Regions are large (CMR_ALLOC_MIN and up),
+ * so there are few and a linear table does; its storage comes from raw
+ * mmap(), never from malloc, which may be the caller. free() of ordinary
+ * memory must stay cheap: it reads only the number of live regions and
+ * the bounds around them, without the lock.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "alloc.h"
+
+struct region {
+	uintptr_t start;
+	size_t len;
+	enum cmr_region_kind kind;
+};
+
+static struct {
+	pthread_mutex_t lock;
+	struct region *r;
+	size_t n, cap;
+	/* Read without the lock: 0 regions, or every one inside [lo, hi). */
+	atomic_size_t live;
+	atomic_uintptr_t lo, hi;
+} tab = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+void *cmr_sys_mmap(void *addr, size_t len, int prot, int flags, int fd,
+		   long off)
+{
+	return (void *)syscall(SYS_mmap, addr, len, prot, flags, fd, off);
+}
+
+int cmr_sys_munmap(void *addr, size_t len)
+{
+	return (int)syscall(SYS_munmap, addr, len);
+}
+
+void *cmr_sys_mremap(void *old, size_t old_len, size_t new_len, int flags,
+		     void *new_addr)
+{
+	return (void *)syscall(SYS_mremap, old, old_len, new_len, flags,
+			       new_addr);
+}
+
+void cmr_regions_lock(void)
+{
+	pthread_mutex_lock(&tab.lock);
+}
+
+void cmr_regions_unlock(void)
+{
+	pthread_mutex_unlock(&tab.lock);
+}
+
+/* After any change, with the lock held. */
+static void publish(void)
+{
+	uintptr_t lo = UINTPTR_MAX, hi = 0;
+	size_t i;
+
+	for (i = 0; i < tab.n; i++) {
+		if (tab.r[i].start < lo)
+			lo = tab.r[i].start;
+		if (tab.r[i].start + tab.r[i].len > hi)
+			hi = tab.r[i].start + tab.r[i].len;
+	}
+	atomic_store(&tab.lo, lo);
+	atomic_store(&tab.hi, hi);
+	atomic_store(&tab.live, tab.n);
+}
+
+static int grow(void)
+{
+	size_t cap = tab.cap ? tab.cap * 2 : 256;
+	void *p;
+
+	p = tab.r ? cmr_sys_mremap(tab.r, tab.cap * sizeof(*tab.r),
+				   cap * sizeof(*tab.r), MREMAP_MAYMOVE, NULL) :
+		    cmr_sys_mmap(NULL, cap * sizeof(*tab.r),
+				 PROT_READ | PROT_WRITE,
+				 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return ENOMEM;
+	tab.r = p;
+	tab.cap = cap;
+	return 0;
+}
+
+static int add_locked(uintptr_t start, size_t len, enum cmr_region_kind kind)
+{
+	if (tab.n == tab.cap && grow())
+		return ENOMEM;
+	tab.r[tab.n++] = (struct region){ start, len, kind };
+	return 0;
+}
+
+int cmr_region_add(void *addr, size_t len, enum cmr_region_kind kind)
+{
+	int ret;
+
+	cmr_regions_lock();
+	ret = add_locked((uintptr_t)addr, len, kind);
+	publish();
+	cmr_regions_unlock();
+	return ret;
+}
+
+static bool maybe_ours(const void *addr)
+{
+	uintptr_t a = (uintptr_t)addr;
+
+	return atomic_load_explicit(&tab.live, memory_order_relaxed) &&
+	       a >= atomic_load_explicit(&tab.lo, memory_order_relaxed) &&
+	       a < atomic_load_explicit(&tab.hi, memory_order_relaxed);
+}
+
+/* The index of the region holding a, or tab.n. Lock held. */
+static size_t lookup(uintptr_t a)
+{
+	size_t i;
+
+	for (i = 0; i < tab.n; i++)
+		if (a - tab.r[i].start < tab.r[i].len)
+			return i;
+	return tab.n;
+}
+
+static void drop(size_t i)
+{
+	tab.r[i] = tab.r[--tab.n];
+}
+
+/* The malloc region that starts at addr: its length, or 0; take: forget it. */
+static size_t malloc_region(const void *addr, bool take)
+{
+	size_t i, len = 0;
+
+	if (!maybe_ours(addr))
+		return 0;
+	cmr_regions_lock();
+	i = lookup((uintptr_t)addr);
+	if (i < tab.n && tab.r[i].start == (uintptr_t)addr &&
+	    tab.r[i].kind == CMR_REGION_MALLOC) {
+		len = tab.r[i].len;
+		if (take) {
+			drop(i);
+			publish();
+		}
+	}
+	cmr_regions_unlock();
+	return len;
+}
+
+size_t cmr_region_malloc_len(const void *addr)
+{
+	return malloc_region(addr, false);
+}
+
+size_t cmr_region_take_malloc(const void *addr)
+{
+	return malloc_region(addr, true);
+}
+
+bool cmr_region_find(const void *addr, uintptr_t *start, size_t *len,
+		     enum cmr_region_kind *kind)
+{
+	bool found = false;
+	size_t i;
+
+	if (!maybe_ours(addr))
+		return false;
+	cmr_regions_lock();
+	i = lookup((uintptr_t)addr);
+	if (i < tab.n) {
+		*start = tab.r[i].start;
+		*len = tab.r[i].len;
+		*kind = tab.r[i].kind;
+		found = true;
+	}
+	cmr_regions_unlock();
+	return found;
+}
+
+void cmr_region_unmapped(const void *addr, size_t len)
+{
+	uintptr_t a = (uintptr_t)addr, b;
+	size_t i;
+
+	if (!atomic_load(&tab.live) || a + len < a)
+		return;
+	b = a + len;
+	cmr_regions_lock();
+	for (i = 0; i < tab.n;) {
+		struct region *r = &tab.r[i];
+		uintptr_t rs = r->start, re = r->start + r->len;
+
+		if (b <= rs || a >= re) {
+			i++;
+		} else if (a <= rs && b >= re) {
+			drop(i);
+		} else if (a > rs && b < re) {
+			/* A hole in the middle: two regions (the tail may
+			 * be lost if the table cannot grow; only a later
+			 * fork would miss it). */
+			r->len = a - rs;
+			add_locked(b, re - b, r->kind);
+			i++;
+		} else if (a <= rs) {
+			r->start = b;
+			r->len = re - b;
+			i++;
+		} else {
+			r->len = a - rs;
+			i++;
+		}
+	}
+	publish();
+	cmr_regions_unlock();
+}
+
+void cmr_region_moved(const void *old, void *addr, size_t len)
+{
+	size_t i;
+
+	cmr_regions_lock();
+	i = lookup((uintptr_t)old);
+	if (i < tab.n) {
+		tab.r[i].start = (uintptr_t)addr;
+		tab.r[i].len = len;
+		publish();
+	}
+	cmr_regions_unlock();
+}
+
+size_t cmr_regions_each_locked(void (*fn)(uintptr_t start, size_t len,
+					  void *arg),
+			       void *arg)
+{
+	size_t i;
+
+	for (i = 0; fn && i < tab.n; i++)
+		fn(tab.r[i].start, tab.r[i].len, arg);
+	return tab.n;
+}
+
+void *cmr_region_new(size_t len, size_t align, enum cmr_region_kind kind,
+		     size_t *mapped)
+{
+	void *p;
+
+	p = cmr_contig_get(len, mapped);
+	if (!p)
+		return NULL;
+	/* Buffers are aligned to their size; a stricter wish is glibc's. */
+	if ((uintptr_t)p % align || cmr_region_add(p, *mapped, kind)) {
+		cmr_sys_munmap(p, *mapped);
+		errno = ENOMEM;
+		return NULL;
+	}
+	cmr_alloc_log("%s %zu bytes: contiguous at %p, %zu mapped",
+		      kind == CMR_REGION_MALLOC ? "malloc" : "mmap", len, p,
+		      *mapped);
+	return p;
+}
