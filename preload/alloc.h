@@ -31,7 +31,9 @@ enum cmr_alloc_on_fail {
 };
 
 struct cmr_alloc_config {
-	size_t min;		/* smallest request served; SIZE_MAX: none */
+	bool ready;		/* the constructor has run */
+	size_t min;		/* smallest request served, at least a page */
+	size_t page;
 	enum cmr_alloc_on_fail on_fail;
 	const char *device;	/* NULL: the first device */
 	uint64_t min_extent;	/* 0: one range per region */
@@ -54,14 +56,20 @@ extern __thread bool cmr_alloc_busy __attribute__((tls_model("initial-exec")));
  * The memory is released by munmap() of all of it.
  */
 void *cmr_contig_get(size_t len, size_t *mapped);
-/* In a child after fork(): the parent's device context is not ours. */
-void cmr_source_forget(void);
+/*
+ * In a child after fork(): the parent's device context is not ours. A
+ * child of a single-threaded parent opens its own when it needs one; one
+ * of a multi-threaded parent gets no contiguous memory (a lock of
+ * libibverbs may have been held by a thread that does not exist here).
+ */
+void cmr_source_forget(bool parent_threaded);
 /* One line on stderr: _log when verbose, _warn always. */
 void cmr_alloc_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void cmr_alloc_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* How a region was asked for: free() or munmap() ends it. */
 enum cmr_region_kind {
+	CMR_REGION_NONE,	/* not a region (cmr_region_mremap()) */
 	CMR_REGION_MALLOC,
 	CMR_REGION_MMAP,
 };
@@ -69,20 +77,26 @@ enum cmr_region_kind {
 /*
  * regions.c: the table of live regions. Every function takes the table's
  * lock itself, except the _locked ones (fork.c holds it across fork()).
+ * Changes of the address space that touch a region (munmap, mremap, a
+ * MAP_FIXED mapping over it) go through here, so that the system call and
+ * the table's update are one step for a concurrent fork().
  */
 int cmr_region_add(void *addr, size_t len, enum cmr_region_kind kind);
 /* The length of the malloc region that starts at addr, or 0. Cheap when
  * no region is live or addr is outside every region. */
 size_t cmr_region_malloc_len(const void *addr);
-/* Forget the malloc region at addr; its length, or 0 when it is none. */
-size_t cmr_region_take_malloc(const void *addr);
+/* Unmap and forget the malloc region at addr; false when it is none. */
+bool cmr_region_free_malloc(void *addr);
 /* The region holding addr: its start and length; false when none. */
 bool cmr_region_find(const void *addr, uintptr_t *start, size_t *len,
 		     enum cmr_region_kind *kind);
-/* [addr, addr + len) is no longer mapped: drop or trim what it covered. */
-void cmr_region_unmapped(const void *addr, size_t len);
-/* A region moved or shrank with mremap(). */
-void cmr_region_moved(const void *old, void *addr, size_t len);
+/* munmap(), mmap() (MAP_FIXED over a region) and mremap() of a region,
+ * by the kernel, with the table kept in step. */
+int cmr_region_munmap(void *addr, size_t len);
+void *cmr_region_mmap_over(void *addr, size_t len, int prot, int flags,
+			   int fd, long off);
+void *cmr_region_mremap(void *old, size_t old_len, size_t new_len, int flags,
+			void *new_addr, enum cmr_region_kind kind);
 
 void cmr_regions_lock(void);
 void cmr_regions_unlock(void);
@@ -103,8 +117,10 @@ void *cmr_sys_mremap(void *old, size_t old_len, size_t new_len, int flags,
  * A new contiguous region of at least len bytes whose address is a
  * multiple of align, recorded as kind; *mapped is its length. NULL when
  * none can be had (errno set): the caller falls back or fails by the
- * policy.
+ * policy. cmr_region_can_align() tells beforehand whether a buffer of len
+ * bytes can have that alignment at all (if not, the request is glibc's).
  */
+bool cmr_region_can_align(size_t len, size_t align);
 void *cmr_region_new(size_t len, size_t align, enum cmr_region_kind kind,
 		     size_t *mapped);
 

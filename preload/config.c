@@ -12,16 +12,17 @@
  *   CMR_ALLOC_VERBOSE     1: one line on stderr per region
  *
  * Until the constructor has run (allocations of the loader and of other
- * libraries' constructors), min is SIZE_MAX and nothing is served.
+ * libraries' constructors), nothing is served.
  */
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "alloc.h"
 
-struct cmr_alloc_config cmr_alloc_cfg = { .min = SIZE_MAX };
+struct cmr_alloc_config cmr_alloc_cfg = { .min = SIZE_MAX, .page = 4096 };
 
 #define CMR_ALLOC_DEFAULT_MIN ((size_t)2 << 20)
 
@@ -52,8 +53,11 @@ static bool pow2(uint64_t v)
 __attribute__((constructor)) static void cmr_alloc_config_read(void)
 {
 	struct cmr_alloc_config c = { .on_fail = CMR_ALLOC_FALLBACK };
+	long page = sysconf(_SC_PAGESIZE);
 	const char *v;
 
+	c.page = page > 0 ? (size_t)page : 4096;
+	cmr_alloc_cfg.page = c.page;
 	v = getenv("CMR_ALLOC_VERBOSE");
 	c.verbose = v && !strcmp(v, "1");
 	cmr_alloc_cfg.verbose = c.verbose;
@@ -72,9 +76,13 @@ __attribute__((constructor)) static void cmr_alloc_config_read(void)
 			      "one range per region");
 		c.min_extent = 0;
 	}
-	/* 0 would serve every malloc(0): a page at least. */
+	/* A region is whole pages: below one the cost is all overhead. */
 	c.min = env_bytes("CMR_ALLOC_MIN", CMR_ALLOC_DEFAULT_MIN);
-	if (!c.min)
-		c.min = 1;
+	if (c.min < c.page) {
+		cmr_alloc_warn("CMR_ALLOC_MIN %zu is below a page: using %zu",
+			       c.min, c.page);
+		c.min = c.page;
+	}
+	c.ready = true;
 	cmr_alloc_cfg = c;
 }

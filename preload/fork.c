@@ -10,12 +10,14 @@
  * parent's other threads during the copy can (they would not with
  * copy-on-write memory); the copy costs time and memory in proportion to
  * the regions. vfork() and posix_spawn() (as system() and popen() use)
- * share the address space and need none of this.
+ * share the address space and need none of this; _Fork(), a raw clone()
+ * or syscall(SYS_fork) skip the handlers, and their children find holes.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -25,7 +27,27 @@
 static struct {
 	int pipe[2];		/* child -> parent: "copied"; -1: no regions */
 	size_t regions;
+	bool threaded;		/* the parent had other threads */
 } forking = { .pipe = { -1, -1 } };
+
+/* Whether this process has more than one thread (/proc/self/status). */
+static bool threaded(void)
+{
+	char buf[4096], *t;
+	ssize_t n;
+	int fd;
+
+	fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return true;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return true;
+	buf[n] = '\0';
+	t = strstr(buf, "\nThreads:");
+	return !t || strtol(t + 9, NULL, 10) != 1;
+}
 
 static void inherit(uintptr_t start, size_t len, void *arg)
 {
@@ -36,6 +58,7 @@ static void prepare(void)
 {
 	int advice = MADV_DOFORK;
 
+	forking.threaded = threaded();
 	cmr_regions_lock();
 	forking.regions = cmr_regions_each_locked(NULL, NULL);
 	forking.pipe[0] = forking.pipe[1] = -1;
@@ -77,6 +100,9 @@ static void privatise(uintptr_t start, size_t len, void *arg)
 			       len, (unsigned long)start);
 		return;
 	}
+	/* Guard pages the program made (PROT_NONE) must be readable here;
+	 * the copy is read-write throughout. */
+	mprotect((void *)start, len, PROT_READ);
 	memcpy(copy, (void *)start, len);
 	if (cmr_sys_mremap(copy, len, len, MREMAP_MAYMOVE | MREMAP_FIXED,
 			   (void *)start) == MAP_FAILED) {
@@ -99,7 +125,7 @@ static void child(void)
 	}
 	/* The forking thread took it in prepare(), and is this thread. */
 	cmr_regions_unlock();
-	cmr_source_forget();
+	cmr_source_forget(forking.threaded);
 }
 
 __attribute__((constructor)) static void cmr_alloc_fork_init(void)

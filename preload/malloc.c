@@ -29,7 +29,8 @@ extern void *__libc_memalign(size_t align, size_t size);
 
 static bool serve(size_t size)
 {
-	return size >= cmr_alloc_cfg.min && !cmr_alloc_busy;
+	return cmr_alloc_cfg.ready && size >= cmr_alloc_cfg.min &&
+	       !cmr_alloc_busy;
 }
 
 /*
@@ -46,11 +47,6 @@ static void *big(size_t size, size_t align, bool *decided)
 	if (!p && *decided)
 		errno = ENOMEM;
 	return p;
-}
-
-static void release(void *p, size_t len)
-{
-	cmr_sys_munmap(p, len);
 }
 
 /* glibc's malloc_usable_size(), for its own chunks. */
@@ -83,12 +79,27 @@ CMR_ALLOC_EXPORT void *malloc(size_t size)
 
 CMR_ALLOC_EXPORT void free(void *p)
 {
-	size_t len = cmr_region_take_malloc(p);
-
-	if (len)
-		release(p, len);
-	else
+	if (!cmr_region_free_malloc(p))
 		__libc_free(p);
+}
+
+/* The old name, and C23's sized forms: the size is known here anyway. */
+CMR_ALLOC_EXPORT void cfree(void *p)
+{
+	free(p);
+}
+
+CMR_ALLOC_EXPORT void free_sized(void *p, size_t size)
+{
+	(void)size;
+	free(p);
+}
+
+CMR_ALLOC_EXPORT void free_aligned_sized(void *p, size_t align, size_t size)
+{
+	(void)align;
+	(void)size;
+	free(p);
 }
 
 CMR_ALLOC_EXPORT void *calloc(size_t n, size_t size)
@@ -127,6 +138,7 @@ static void *moved(const void *p, size_t len, size_t size)
 
 CMR_ALLOC_EXPORT void *realloc(void *p, size_t size)
 {
+	bool decided;
 	size_t len;
 	void *q;
 
@@ -136,10 +148,16 @@ CMR_ALLOC_EXPORT void *realloc(void *p, size_t size)
 	if (!len) {
 		if (!serve(size))
 			return __libc_realloc(p, size);
-		/* Across the threshold, upwards. */
-		q = moved(p, libc_usable_size(p), size);
-		if (q)
+		/* Across the threshold, upwards; glibc's own growth (by
+		 * mremap) when no region can be had and the policy allows. */
+		q = big(size, 1, &decided);
+		if (!decided)
+			return __libc_realloc(p, size);
+		if (q) {
+			memcpy(q, p, libc_usable_size(p) < size ?
+					     libc_usable_size(p) : size);
 			__libc_free(p);
+		}
 		return q;
 	}
 	if (!size) {
@@ -150,10 +168,10 @@ CMR_ALLOC_EXPORT void *realloc(void *p, size_t size)
 	if (size <= len && size > len / 2 && serve(size))
 		return p;
 	q = moved(p, len, size);
-	if (q) {
-		cmr_region_take_malloc(p);
-		release(p, len);
-	}
+	if (!q)
+		/* Shrinking never fails: the region still holds it. */
+		return size <= len ? p : NULL;
+	cmr_region_free_malloc(p);
 	return q;
 }
 
@@ -173,8 +191,12 @@ static void *aligned(size_t align, size_t size)
 	bool decided;
 	void *p;
 
-	/* glibc rounds a non-power-of-two alignment up; leave those to it. */
-	if (serve(size) && align && !(align & (align - 1))) {
+	/*
+	 * glibc rounds a non-power-of-two alignment up, and serves what no
+	 * buffer of this size is aligned to; leave both to it.
+	 */
+	if (serve(size) && align && !(align & (align - 1)) &&
+	    cmr_region_can_align(size, align)) {
 		p = big(size, align, &decided);
 		if (decided)
 			return p;

@@ -27,7 +27,8 @@
 
 static bool serve(void *addr, size_t len, int prot, int flags)
 {
-	return !addr && len >= cmr_alloc_cfg.min && !cmr_alloc_busy &&
+	return cmr_alloc_cfg.ready && !addr && len >= cmr_alloc_cfg.min &&
+	       !cmr_alloc_busy &&
 	       prot == (PROT_READ | PROT_WRITE) && (flags & MAP_ANONYMOUS) &&
 	       (flags & MAP_TYPE) == MAP_PRIVATE &&
 	       !(flags & CMR_MMAP_NOT_SERVED);
@@ -53,7 +54,7 @@ CMR_ALLOC_EXPORT void *mmap(void *addr, size_t len, int prot, int flags,
 {
 	if (serve(addr, len, prot, flags))
 		return new_mapping(len, flags);
-	return cmr_sys_mmap(addr, len, prot, flags, fd, off);
+	return cmr_region_mmap_over(addr, len, prot, flags, fd, off);
 }
 
 /* LP64: the same call under its large-file name. */
@@ -65,11 +66,7 @@ CMR_ALLOC_EXPORT void *mmap64(void *addr, size_t len, int prot, int flags,
 
 CMR_ALLOC_EXPORT int munmap(void *addr, size_t len)
 {
-	int ret = cmr_sys_munmap(addr, len);
-
-	if (!ret)
-		cmr_region_unmapped(addr, len);
-	return ret;
+	return cmr_region_munmap(addr, len);
 }
 
 /* Grow (part of) a region: a new mapping, the contents copied over. */
@@ -86,8 +83,7 @@ static void *grow(void *old, size_t old_len, size_t new_len, int flags)
 	if (p == MAP_FAILED)
 		return p;
 	memcpy(p, old, old_len);
-	cmr_sys_munmap(old, old_len);
-	cmr_region_unmapped(old, old_len);
+	cmr_region_munmap(old, old_len);
 	return p;
 }
 
@@ -99,26 +95,24 @@ CMR_ALLOC_EXPORT void *mremap(void *old, size_t old_len, size_t new_len,
 	uintptr_t start;
 	size_t len;
 	va_list ap;
-	void *p;
 
 	if (flags & MREMAP_FIXED) {
 		va_start(ap, flags);
 		new_addr = va_arg(ap, void *);
 		va_end(ap);
 	}
-	if (!cmr_region_find(old, &start, &len, &kind))
+	if (!cmr_region_find(old, &start, &len, &kind)) {
+		/* A fixed target may lie over a region. */
+		if (flags & MREMAP_FIXED)
+			return cmr_region_mremap(old, old_len, new_len, flags,
+						 new_addr, CMR_REGION_NONE);
 		return cmr_sys_mremap(old, old_len, new_len, flags, new_addr);
+	}
 	if (old_len && new_len > old_len &&
 	    !(flags & (MREMAP_FIXED | MREMAP_DONTUNMAP)) &&
 	    (uintptr_t)old + old_len <= start + len)
 		return grow(old, old_len, new_len, flags);
 	/* Shrinking, moving to a fixed address, or a second mapping
 	 * (old_len 0): the kernel does it; the table follows. */
-	p = cmr_sys_mremap(old, old_len, new_len, flags, new_addr);
-	if (p != MAP_FAILED) {
-		if (old_len)
-			cmr_region_unmapped(old, old_len);
-		cmr_region_add(p, new_len, kind);
-	}
-	return p;
+	return cmr_region_mremap(old, old_len, new_len, flags, new_addr, kind);
 }

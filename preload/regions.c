@@ -137,35 +137,48 @@ static void drop(size_t i)
 	tab.r[i] = tab.r[--tab.n];
 }
 
-/* The malloc region that starts at addr: its length, or 0; take: forget it. */
-static size_t malloc_region(const void *addr, bool take)
+/* The malloc region that starts at addr: its index, or tab.n. Lock held. */
+static size_t malloc_region(const void *addr)
+{
+	size_t i = lookup((uintptr_t)addr);
+
+	if (i < tab.n && (tab.r[i].start != (uintptr_t)addr ||
+			  tab.r[i].kind != CMR_REGION_MALLOC))
+		i = tab.n;
+	return i;
+}
+
+size_t cmr_region_malloc_len(const void *addr)
 {
 	size_t i, len = 0;
 
 	if (!maybe_ours(addr))
 		return 0;
 	cmr_regions_lock();
-	i = lookup((uintptr_t)addr);
-	if (i < tab.n && tab.r[i].start == (uintptr_t)addr &&
-	    tab.r[i].kind == CMR_REGION_MALLOC) {
+	i = malloc_region(addr);
+	if (i < tab.n)
 		len = tab.r[i].len;
-		if (take) {
-			drop(i);
-			publish();
-		}
-	}
 	cmr_regions_unlock();
 	return len;
 }
 
-size_t cmr_region_malloc_len(const void *addr)
+bool cmr_region_free_malloc(void *addr)
 {
-	return malloc_region(addr, false);
-}
+	bool found = false;
+	size_t i;
 
-size_t cmr_region_take_malloc(const void *addr)
-{
-	return malloc_region(addr, true);
+	if (!maybe_ours(addr))
+		return false;
+	cmr_regions_lock();
+	i = malloc_region(addr);
+	if (i < tab.n) {
+		cmr_sys_munmap(addr, tab.r[i].len);
+		drop(i);
+		publish();
+		found = true;
+	}
+	cmr_regions_unlock();
+	return found;
 }
 
 bool cmr_region_find(const void *addr, uintptr_t *start, size_t *len,
@@ -188,15 +201,33 @@ bool cmr_region_find(const void *addr, uintptr_t *start, size_t *len,
 	return found;
 }
 
-void cmr_region_unmapped(const void *addr, size_t len)
+/* What the kernel counts: len rounded up to pages (saturating). */
+static size_t page_up(size_t len)
 {
-	uintptr_t a = (uintptr_t)addr, b;
+	size_t page = cmr_alloc_cfg.page;
+
+	if (len > SIZE_MAX - (page - 1))
+		return SIZE_MAX & ~(page - 1);
+	return (len + page - 1) & ~(page - 1);
+}
+
+/* Whether [addr, addr + len) may touch a region (false: surely not). */
+static bool may_overlap(const void *addr, size_t len)
+{
+	uintptr_t a = (uintptr_t)addr;
+
+	return atomic_load(&tab.live) && a < atomic_load(&tab.hi) &&
+	       (a + len < a || a + len > atomic_load(&tab.lo));
+}
+
+/* [a, a + len) is no longer mapped as a region: drop or trim. Lock held. */
+static void unmapped_locked(uintptr_t a, size_t len)
+{
+	uintptr_t b = a + page_up(len);
 	size_t i;
 
-	if (!atomic_load(&tab.live) || a + len < a)
-		return;
-	b = a + len;
-	cmr_regions_lock();
+	if (b < a)
+		b = UINTPTR_MAX;
 	for (i = 0; i < tab.n;) {
 		struct region *r = &tab.r[i];
 		uintptr_t rs = r->start, re = r->start + r->len;
@@ -206,9 +237,8 @@ void cmr_region_unmapped(const void *addr, size_t len)
 		} else if (a <= rs && b >= re) {
 			drop(i);
 		} else if (a > rs && b < re) {
-			/* A hole in the middle: two regions (the tail may
-			 * be lost if the table cannot grow; only a later
-			 * fork would miss it). */
+			/* A hole in the middle: two regions. If the table
+			 * cannot grow, the tail is lost to a later fork. */
 			r->len = a - rs;
 			add_locked(b, re - b, r->kind);
 			i++;
@@ -221,22 +251,64 @@ void cmr_region_unmapped(const void *addr, size_t len)
 			i++;
 		}
 	}
-	publish();
-	cmr_regions_unlock();
 }
 
-void cmr_region_moved(const void *old, void *addr, size_t len)
+/*
+ * The kernel's call and the table's update are one step under the lock,
+ * so that a fork() in another thread sees both or neither.
+ */
+int cmr_region_munmap(void *addr, size_t len)
 {
-	size_t i;
+	int ret;
 
+	if (!may_overlap(addr, len))
+		return cmr_sys_munmap(addr, len);
 	cmr_regions_lock();
-	i = lookup((uintptr_t)old);
-	if (i < tab.n) {
-		tab.r[i].start = (uintptr_t)addr;
-		tab.r[i].len = len;
+	ret = cmr_sys_munmap(addr, len);
+	if (!ret) {
+		unmapped_locked((uintptr_t)addr, len);
 		publish();
 	}
 	cmr_regions_unlock();
+	return ret;
+}
+
+void *cmr_region_mmap_over(void *addr, size_t len, int prot, int flags,
+			   int fd, long off)
+{
+	void *p;
+
+	if (!(flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) ||
+	    !may_overlap(addr, len))
+		return cmr_sys_mmap(addr, len, prot, flags, fd, off);
+	cmr_regions_lock();
+	p = cmr_sys_mmap(addr, len, prot, flags, fd, off);
+	if (p != MAP_FAILED) {
+		unmapped_locked((uintptr_t)p, len);
+		publish();
+	}
+	cmr_regions_unlock();
+	return p;
+}
+
+void *cmr_region_mremap(void *old, size_t old_len, size_t new_len, int flags,
+			void *new_addr, enum cmr_region_kind kind)
+{
+	void *p;
+
+	cmr_regions_lock();
+	p = cmr_sys_mremap(old, old_len, new_len, flags, new_addr);
+	if (p != MAP_FAILED) {
+		/* old_len 0 maps the same pages a second time. */
+		if (old_len && !(flags & MREMAP_DONTUNMAP))
+			unmapped_locked((uintptr_t)old, old_len);
+		unmapped_locked((uintptr_t)p, new_len);
+		if (kind != CMR_REGION_NONE)
+			add_locked((uintptr_t)p, page_up(new_len), kind);
+		publish();
+	}
+	cmr_regions_unlock();
+	return p;
 }
 
 size_t cmr_regions_each_locked(void (*fn)(uintptr_t start, size_t len,
@@ -250,6 +322,18 @@ size_t cmr_regions_each_locked(void (*fn)(uintptr_t start, size_t len,
 	return tab.n;
 }
 
+bool cmr_region_can_align(size_t len, size_t align)
+{
+	size_t a = cmr_alloc_cfg.min_extent;
+
+	/* A buffer is aligned to its size rounded up to a power of two, or
+	 * with extents allowed to at least the extent size. */
+	if (!a)
+		for (a = cmr_alloc_cfg.page; a < len && a <= SIZE_MAX / 2; a *= 2)
+			;
+	return align <= a;
+}
+
 void *cmr_region_new(size_t len, size_t align, enum cmr_region_kind kind,
 		     size_t *mapped)
 {
@@ -258,7 +342,7 @@ void *cmr_region_new(size_t len, size_t align, enum cmr_region_kind kind,
 	p = cmr_contig_get(len, mapped);
 	if (!p)
 		return NULL;
-	/* Buffers are aligned to their size; a stricter wish is glibc's. */
+	/* The kernel may align less than the size where no window is free. */
 	if ((uintptr_t)p % align || cmr_region_add(p, *mapped, kind)) {
 		cmr_sys_munmap(p, *mapped);
 		errno = ENOMEM;

@@ -134,6 +134,24 @@ static struct ibv_pd *source_pd(void)
 	return pd;
 }
 
+/* A kernel or device without contiguous buffers: say so once, stop trying. */
+static void source_unsupported(int err)
+{
+	pthread_mutex_lock(&source.lock);
+	if (source.state == SOURCE_READY) {
+		source.state = SOURCE_FAILED;
+		source.error = err;
+		source.pd = NULL;
+		cmr_alloc_warn("no contiguous memory (%s: %s): large "
+			       "allocations %s",
+			       ibv_get_device_name(source.ctx->device),
+			       strerror(err),
+			       cmr_alloc_cfg.on_fail == CMR_ALLOC_FAIL ?
+				       "fail" : "use ordinary memory");
+	}
+	pthread_mutex_unlock(&source.lock);
+}
+
 void *cmr_contig_get(size_t len, size_t *mapped)
 {
 	struct ibv_alloc_contig_mr_attr attr = {
@@ -153,6 +171,8 @@ void *cmr_contig_get(size_t len, size_t *mapped)
 	ret = ibv_alloc_contig_buf(pd, len,
 				   cmr_alloc_cfg.min_extent ? &attr : NULL,
 				   &buf);
+	if (ret == EOPNOTSUPP || ret == EPROTONOSUPPORT)
+		source_unsupported(ret);
 	if (ret) {
 		errno = ret;
 		goto out;
@@ -170,16 +190,17 @@ out:
 	return addr;
 }
 
-void cmr_source_forget(void)
+void cmr_source_forget(bool parent_threaded)
 {
 	/*
 	 * The child shares the parent's uverbs file: closing or using that
-	 * context here would act on the parent's objects. Leave it, open a
-	 * new one when the child asks for memory.
+	 * context here would act on the parent's objects. Leave it, and
+	 * open a new one when the child asks for memory, unless a thread
+	 * that is gone may have held a lock of libibverbs.
 	 */
 	pthread_mutex_init(&source.lock, NULL);
-	source.state = SOURCE_UNTRIED;
-	source.error = 0;
+	source.state = parent_threaded ? SOURCE_FAILED : SOURCE_UNTRIED;
+	source.error = parent_threaded ? EAGAIN : 0;
 	source.ctx = NULL;
 	source.pd = NULL;
 }

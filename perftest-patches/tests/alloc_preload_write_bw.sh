@@ -61,12 +61,13 @@ for side in srv cli; do
 	ok "plain $side: device pages of $1 bytes, $2 entries for $3 bytes"
 	eval "set -- \$preload_$side"
 	page=$1 entries=$2 mrlen=$3 vaddr=$4
-	region=$(grep -m1 'contig-mr-alloc.*: malloc .*contiguous at' "$TMP/preload-$side.out") ||
-		{ show "preload-$side"; fail "preload $side: the preload served no region"; }
-	addr=$(sed -E 's/.*contiguous at (0x[0-9a-f]+), ([0-9]+) mapped.*/\1/' <<<"$region")
-	mapped=$(sed -E 's/.*contiguous at (0x[0-9a-f]+), ([0-9]+) mapped.*/\2/' <<<"$region")
-	[ $((vaddr)) -ge $((addr)) ] && [ $((vaddr)) -lt $((addr + mapped)) ] ||
-		fail "preload $side: perftest's VAddr $vaddr is not in the region $addr + $mapped"
+	# The region (of those the preload served) that holds perftest's VAddr.
+	addr= mapped=
+	while read -r a m; do
+		[ $((vaddr)) -ge $((a)) ] && [ $((vaddr)) -lt $((a + m)) ] &&
+			addr=$a mapped=$m
+	done < <(sed -nE 's/.*contig-mr-alloc.*: (malloc|mmap) .*contiguous at (0x[0-9a-f]+), ([0-9]+) mapped.*/\2 \3/p' "$TMP/preload-$side.out")
+	[ -n "$addr" ] || { show "preload-$side"; fail "preload $side: perftest's VAddr $vaddr is in no region the preload served"; }
 	[ "$entries" -le 2 ] && [ $((page * entries)) -ge "$mrlen" ] && [ "$page" -gt $((2 << 20)) ] ||
 		fail "preload $side: $entries entries of $page bytes for $mrlen bytes"
 	ok "preload $side: MR at $vaddr in region $addr ($mapped bytes): device pages of $page bytes, $entries entries"

@@ -238,6 +238,60 @@ static void test_mmap(struct ctx *c)
 	check_clean(c, "mappings that were not intercepted");
 }
 
+/*
+ * Changes of the address space the preload must follow, proven by a fork
+ * afterwards: the child copies every region it knows, so a stale entry
+ * (an odd length unmapped, a MAP_FIXED mapping laid over a region, a
+ * region shrunk) or a guard page would crash it.
+ */
+static void test_table(struct ctx *c)
+{
+	const int rw = PROT_READ | PROT_WRITE, anon = MAP_PRIVATE | MAP_ANONYMOUS;
+	uint8_t *odd, *guard, *over, *shrunk, *p;
+	size_t len = 4 * c->min;
+	int status = -1;
+	pid_t pid;
+
+	odd = mmap(NULL, c->min + 5, rw, anon, -1, 0);
+	t_ok(odd != MAP_FAILED && contig(odd, c->min) &&
+		     !munmap(odd, c->min + 5) && !t_is_mapped(odd, 1),
+	     "a region of min + 5 bytes, unmapped by that length");
+	guard = mmap(NULL, len, rw, anon, -1, 0);
+	over = mmap(NULL, len, rw, anon, -1, 0);
+	shrunk = mmap(NULL, len, rw, anon, -1, 0);
+	if (!t_ok(guard != MAP_FAILED && over != MAP_FAILED &&
+			  shrunk != MAP_FAILED && contig(guard, len) &&
+			  contig(over, len) && contig(shrunk, len),
+		  "three more regions of %zu bytes", len))
+		return;
+	t_fill(guard, c->min, 10, 0);
+	t_ok(!mprotect(guard + c->min, c->page, PROT_NONE),
+	     "a guard page (PROT_NONE) inside one");
+	p = mmap(over, len, rw, anon | MAP_FIXED, -1, 0);
+	t_ok(p == over && !in_contig_mapping(over) && t_check_zero(over, len) < 0,
+	     "MAP_FIXED ordinary memory over another");
+	t_fill(shrunk, len, 11, 0);
+	p = mremap(shrunk, len, len / 2, 0);
+	t_ok(p == shrunk && t_check(shrunk, len / 2, 11, 0) < 0 &&
+		     !t_is_mapped(shrunk + len / 2, 1),
+	     "mremap shrinks the third in place");
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0)
+		_exit((t_check(guard, c->min, 10, 0) >= 0 ? 1 : 0) |
+		      (t_check_zero(over, len) >= 0 ? 2 : 0) |
+		      (t_check(shrunk, len / 2, 11, 0) >= 0 ? 4 : 0));
+	if (pid > 0 && waitpid(pid, &status, 0) != pid)
+		status = -1;
+	t_ok(pid > 0 && WIFEXITED(status) && !WEXITSTATUS(status),
+	     "fork after all that: the child read every region (status %#x)",
+	     status);
+	munmap(guard, len);
+	munmap(over, len);
+	munmap(shrunk, len / 2);
+	check_clean(c, "address-space changes");
+}
+
 /* The program's own registration gets large device pages. */
 static void test_registration(struct ctx *c)
 {
@@ -297,19 +351,57 @@ static void test_fork(struct ctx *c)
 		t_fill(map, len, 9, 0);
 		free(heap);
 		bad |= munmap(map, len) ? 8 : 0;
+		/* A single-threaded parent's child allocates on its own. */
+		heap = malloc(len);
+		bad |= heap && contig(heap, len) ? 0 : 16;
+		free(heap);
 		_exit(bad);
 	}
 	if (pid > 0 && waitpid(pid, &status, 0) != pid)
 		status = -1;
 	t_ok(pid > 0 && WIFEXITED(status) && !WEXITSTATUS(status),
 	     "fork: the child read the data, in private memory, wrote and "
-	     "freed it (status %#x)", status);
+	     "freed it, and got a contiguous region of its own (status %#x)",
+	     status);
 	t_ok(t_check(heap, len, 6, 0) < 0 && t_check(map, len, 7, 0) < 0 &&
 		     contig(heap, len) && contig(map, len),
 	     "fork: the parent's regions are unchanged and still contiguous");
 	free(heap);
 	munmap(map, len);
 	check_clean(c, "fork");
+}
+
+static void *sleeper(void *arg)
+{
+	char c;
+
+	return read(*(int *)arg, &c, 1) < 0 ? NULL : arg;
+}
+
+/* A child of a multi-threaded parent: ordinary memory, never a hang. */
+static void test_fork_threaded(struct ctx *c)
+{
+	int fds[2], status = -1;
+	pthread_t th;
+	pid_t pid;
+
+	if (pipe(fds) || pthread_create(&th, NULL, sleeper, &fds[0]))
+		t_bail("pipe or thread: %s", strerror(errno));
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		void *p = malloc(2 * c->min);
+
+		_exit(p && !in_contig_mapping(p) ? 0 : 1);
+	}
+	if (pid > 0 && waitpid(pid, &status, 0) != pid)
+		status = -1;
+	t_ok(pid > 0 && WIFEXITED(status) && !WEXITSTATUS(status),
+	     "fork of a threaded parent: the child's large malloc is "
+	     "ordinary memory (status %#x)", status);
+	close(fds[1]);
+	pthread_join(th, NULL);
+	close(fds[0]);
 }
 
 struct worker {
@@ -365,34 +457,47 @@ static void test_threads(struct ctx *c)
 
 /*
  * Run out in a process of its own, with the policy in its environment: as
- * nobody with RLIMIT_MEMLOCK 2 x min, the third region of min bytes does
- * not fit. Exit status: 0 as the policy says, else which check failed.
+ * nobody with RLIMIT_MEMLOCK of 2 x min. Exit status: 0 as the policy
+ * says, else which check failed.
  */
 static int exhaust(const char *policy, size_t min)
 {
 	const struct rlimit lim = { 2 * min, 2 * min };
-	void *p[3];
+	void *p[3], *q;
 	int i;
 
 	if (t_become_nobody() || setrlimit(RLIMIT_MEMLOCK, &lim))
 		return 10;
-	for (i = 0; i < 3; i++) {
+	if (!strcmp(policy, "fail")) {
+		/* Full with one region; shrinking it must not fail. */
+		p[0] = malloc(2 * min);
+		if (!p[0] || !in_contig_mapping(p[0]))
+			return 11;
+		t_fill(p[0], min, 12, 0);
+		q = realloc(p[0], min);
+		if (q != p[0] || t_check(q, min, 12, 0) >= 0)
+			return 12;
 		errno = 0;
-		p[i] = malloc(min);
+		p[1] = malloc(min);
+		if (p[1] || errno != ENOMEM)
+			return 13;
+		free(q);
+		p[1] = malloc(min);
+		return p[1] && in_contig_mapping(p[1]) ? 0 : 14;
 	}
+	for (i = 0; i < 3; i++)
+		p[i] = malloc(min);
 	if (!p[0] || !p[1] || !in_contig_mapping(p[0]) ||
 	    !in_contig_mapping(p[1]))
-		return 11;
-	if (!strcmp(policy, "fail"))
-		return !p[2] && errno == ENOMEM ? 0 : 12;
+		return 15;
 	if (!p[2] || in_contig_mapping(p[2]))
-		return 13;
+		return 16;
 	memset(p[2], 1, min);
 	for (i = 0; i < 3; i++)
 		free(p[i]);
 	/* Room again: contiguous once more. */
 	p[0] = malloc(min);
-	return p[0] && in_contig_mapping(p[0]) ? 0 : 14;
+	return p[0] && in_contig_mapping(p[0]) ? 0 : 17;
 }
 
 static void test_exhaust(const char *policy)
@@ -414,7 +519,8 @@ static void test_exhaust(const char *policy)
 	     "out of locked memory, policy %s: %s (exit status %d)", policy,
 	     strcmp(policy, "fail") ? "ordinary memory, contiguous again "
 				      "after free" :
-				      "NULL, ENOMEM",
+				      "a shrinking realloc kept, then NULL, "
+				      "ENOMEM",
 	     WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 }
 
@@ -446,8 +552,10 @@ int main(int argc, char **argv)
 	test_family(&c);
 	test_realloc(&c);
 	test_mmap(&c);
+	test_table(&c);
 	test_registration(&c);
 	test_fork(&c);
+	test_fork_threaded(&c);
 	test_threads(&c);
 	test_exhaust("fallback");
 	test_exhaust("fail");
