@@ -14,6 +14,7 @@ CMR_PACKAGES=(
 	cmake pkg-config libibverbs-dev  # user space build
 	rdma-core ibverbs-utils ibverbs-providers perftest iproute2 iputils-ping # in the guest
 	python3-pyverbs                  # rdma-core's own test suite (tests/peer)
+	ucx-utils                        # UCX over rxe (tests/stacks)
 	pandoc man-db                    # man pages
 	valgrind                         # leak checks of the library
 	python3 python3-ply python3-git   # benchmark reports; checkpatch's SPDX check

@@ -318,6 +318,18 @@ int t_rdma_mr_pages(const char *dev, const char *key, uint32_t value,
 		    uint64_t *page_size, uint64_t *entries, char *line,
 		    size_t line_size);
 
+/*
+ * Every MR record (on one line) whose key ("lkey", "rkey", "pid", ...) is
+ * value, to fn; with first_only the first one. Returns how many, or -1
+ * when the tool failed. t_rdma_record_pages() reads a record's page_size
+ * and map_entries (false when the driver did not report them).
+ */
+int t_rdma_mr_each(const char *dev, const char *key, uint32_t value,
+		   void (*fn)(const char *rec, void *arg), void *arg,
+		   bool first_only);
+bool t_rdma_record_pages(const char *rec, uint64_t *page_size,
+			 uint64_t *entries);
+
 /* ---- misc ------------------------------------------------------------- */
 
 /*

@@ -64,13 +64,13 @@ static bool record_drv(const char *rec, const char *name, uint64_t *value)
 	return record_value(rec, key, value) || record_value(rec, name, value);
 }
 
-int t_rdma_mr_pages(const char *dev, const char *key, uint32_t value,
-		    uint64_t *page_size, uint64_t *entries, char *line,
-		    size_t line_size)
+int t_rdma_mr_each(const char *dev, const char *key, uint32_t value,
+		   void (*fn)(const char *rec, void *arg), void *arg,
+		   bool first_only)
 {
 	char *out, *rec, *next, *c, want_dev[64];
 	uint64_t v;
-	int ret = -1, status;
+	int n = 0, status;
 	FILE *p;
 
 	/* Its warnings, if any, must not break the first record. */
@@ -97,12 +97,46 @@ int t_rdma_mr_pages(const char *dev, const char *key, uint32_t value,
 		if (strncmp(rec, want_dev, dev ? strlen(want_dev) : 4) ||
 		    !record_value(rec, key, &v) || v != value)
 			continue;
-		if (line)
-			snprintf(line, line_size, "%s", rec);
-		ret = record_drv(rec, "page_size", page_size) &&
-		      record_drv(rec, "map_entries", entries) ? 0 : 1;
-		break;
+		fn(rec, arg);
+		n++;
+		if (first_only)
+			break;
 	}
 	free(out);
-	return ret;
+	return n;
+}
+
+bool t_rdma_record_pages(const char *rec, uint64_t *page_size,
+			 uint64_t *entries)
+{
+	return record_drv(rec, "page_size", page_size) &&
+	       record_drv(rec, "map_entries", entries);
+}
+
+struct first_mr {
+	uint64_t *page_size, *entries;
+	char *line;
+	size_t line_size;
+	bool pages;
+};
+
+static void take_first(const char *rec, void *arg)
+{
+	struct first_mr *f = arg;
+
+	if (f->line)
+		snprintf(f->line, f->line_size, "%s", rec);
+	f->pages = t_rdma_record_pages(rec, f->page_size, f->entries);
+}
+
+int t_rdma_mr_pages(const char *dev, const char *key, uint32_t value,
+		    uint64_t *page_size, uint64_t *entries, char *line,
+		    size_t line_size)
+{
+	struct first_mr f = { page_size, entries, line, line_size, false };
+	int n = t_rdma_mr_each(dev, key, value, take_first, &f, true);
+
+	if (n <= 0)
+		return -1;
+	return f.pages ? 0 : 1;
 }

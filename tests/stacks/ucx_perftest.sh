@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# ucx_perftest (ucx-utils, UCX 1.13), tag_bw from rxe2 to rxe1 of the pair
+# set-up over UCX's RDMA transports only (UCX_TLS=rc_verbs,ud_verbs: RC for
+# the data, UD for the wire-up), without and then with the allocator
+# preload (contig-mr-run --min 1M), in the same run. For each run:
+#  - the data crossed the veth: rxe2 sent and rxe1 received at least a
+#    packet per 4 KiB moved;
+#  - the MRs of ucx_perftest's own 1 MiB message buffers, as `rdma resource
+#    show mr -dd` lists them while it runs: 2 MiB pages at best without the
+#    preload, one page of the whole buffer with it;
+#  - a bandwidth is reported; their ratio is printed, not judged (TCG).
+# UCX's UD wire-up needs UCX_UD_VERBS_ETH_DGID_CHECK=n on 6.1's rxe: with
+# its default (y) it ends in "UD endpoint ...: unhandled timeout error",
+# in the loop and the pair set-up alike. UCX_ALLOC_PRIO=heap in both runs:
+# UCX takes the buffers it allocates itself (as ucx_perftest's are) from
+# SysV shared memory first (md:sysv), and its mmap method bypasses the
+# preload's mmap(); with heap they come from malloc(), which the preload
+# serves (docs/applications.md).
+T=$(cd "$(dirname "$0")" && pwd)
+RUN=${1:?usage: $0 CONTIG_MR_RUN CMR_RDMA_MR}
+# shellcheck source=../../perftest-patches/tests/lib.sh
+. "$T/../../perftest-patches/tests/lib.sh" /usr/bin "${2:?usage: $0 CONTIG_MR_RUN CMR_RDMA_MR}"
+[ -n "${CMR_RXE1:-}" ] || skip "needs the pair set-up (CMR_RXE1, CMR_RXE2)"
+command -v ucx_perftest >/dev/null || fail "ucx_perftest not installed (ucx-utils)"
+size=1048576 iters=10
+ucx=("UCX_TLS=rc_verbs,ud_verbs" UCX_IB_GID_INDEX=1 UCX_UD_VERBS_ETH_DGID_CHECK=n
+     UCX_ALLOC_PRIO=heap)
+perf=(ucx_perftest -t tag_bw -s "$size" -n "$iters")
+
+counter() { rdma statistic show link "$1/1" | awk -v c="$2" '{ for (i = 1; i < NF; i++) if ($i == c) print $(i + 1) }'; }
+
+# buffers LABEL PID: the records of PID's MRs of exactly $size bytes, once
+# it has registered them, into $TMP/LABEL.mrs.
+buffers() {
+	local i
+	for ((i = 0; i < 300; i++)); do
+		"$RDMA_MR" pid "$2" 2>/dev/null | awk -v s="$size" '{ for (i = 1; i < NF; i++) if ($i == "mrlen" && $(i + 1) == s) print }' >"$TMP/$1.mrs"
+		[ -s "$TMP/$1.mrs" ] && return 0
+		sleep 0.2
+	done
+	return 1
+}
+
+# run LABEL [PREFIX...]: server on rxe1, client on rxe2, each as PREFIX
+# ucx_perftest; checks the wire and the result, records the MRs.
+run() {
+	local label=$1 spid cpid sent rcvd
+	shift
+	sent=$(counter "$CMR_RXE2" sent_pkts) rcvd=$(counter "$CMR_RXE1" rcvd_pkts)
+	next_port
+	start_server "$label-srv" env "${ucx[@]}" UCX_NET_DEVICES="$CMR_RXE1:1" "$@" "${perf[@]}" -p "$PORT"
+	spid=$SPID
+	wait_listen "$PORT" || { show "$label-srv"; fail "$label: the server does not listen"; }
+	start_client "$label-cli" env "${ucx[@]}" UCX_NET_DEVICES="$CMR_RXE2:1" "$@" "${perf[@]}" -p "$PORT" "$CMR_IP1"
+	cpid=$CPID
+	buffers "$label-srv" "$spid" || { show "$label-srv"; fail "$label: no MR of $size bytes of the server"; }
+	buffers "$label-cli" "$cpid" || { show "$label-cli"; fail "$label: no MR of $size bytes of the client"; }
+	wait "$cpid" || { show "$label-cli"; fail "$label: the client failed"; }
+	wait "$spid" || { show "$label-srv"; fail "$label: the server failed"; }
+	grep -q '^Final:' "$TMP/$label-cli.out" || { show "$label-cli"; fail "$label: no result"; }
+	sent=$(($(counter "$CMR_RXE2" sent_pkts) - sent)) rcvd=$(($(counter "$CMR_RXE1" rcvd_pkts) - rcvd))
+	[ "$sent" -ge $((size * iters / 4096)) ] && [ "$rcvd" -ge $((size * iters / 4096)) ] ||
+		fail "$label: $sent packets sent by $CMR_RXE2, $rcvd received by $CMR_RXE1 for $((size * iters)) bytes"
+	ok "$label: $((size * iters)) bytes from $CMR_RXE2 to $CMR_RXE1 ($sent packets sent, $rcvd received)"
+}
+
+# pages LABEL: "MIN MAX ENTRIES" over the page sizes and entries of its MRs.
+pages() {
+	awk '{ for (i = 1; i < NF; i++) { if ($i == "drv_page_size" || $i == "page_size") p = $(i + 1); if ($i == "drv_map_entries" || $i == "map_entries") e = $(i + 1) }
+	       if (min == "" || p < min) min = p; if (p > max) max = p; if (e > emax) emax = e }
+	     END { print min + 0, max + 0, emax + 0 }' "$TMP/$1.mrs"
+}
+
+run plain
+run preload "$RUN" --min 1M --verbose --
+for side in srv cli; do
+	while read -r rec; do note "plain $side: $rec"; done <"$TMP/plain-$side.mrs"
+	read -r min max entries < <(pages "plain-$side")
+	[ "$max" -gt 0 ] && [ "$max" -le $((2 << 20)) ] ||
+		fail "plain $side: device pages of $min..$max bytes without the preload"
+	ok "plain $side: $(wc -l <"$TMP/plain-$side.mrs") MR(s) of $size bytes, device pages of $max bytes at most"
+	while read -r rec; do note "preload $side: $rec"; done <"$TMP/preload-$side.mrs"
+	grep -q 'contig-mr-alloc.*contiguous at' "$TMP/preload-$side.out" ||
+		{ show "preload-$side"; fail "preload $side: the preload served no region"; }
+	read -r min max entries < <(pages "preload-$side")
+	[ "$min" -ge "$size" ] && [ "$entries" -eq 1 ] ||
+		fail "preload $side: device pages of $min..$max bytes, up to $entries entries"
+	ok "preload $side: $(wc -l <"$TMP/preload-$side.mrs") MR(s) of $size bytes, each one device page of $min bytes"
+done
+bw() { awk '$1 == "Final:" { print $7 }' "$TMP/$1-cli.out"; }
+with=$(bw preload) without=$(bw plain)
+note "tag_bw $size B x $iters: $with MB/s with the preload, $without without: ratio $(awk -v a="$with" -v b="$without" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }')"
