@@ -154,8 +154,8 @@ CMR_ALLOC_EXPORT void *realloc(void *p, size_t size)
 		if (!decided)
 			return __libc_realloc(p, size);
 		if (q) {
-			memcpy(q, p, libc_usable_size(p) < size ?
-					     libc_usable_size(p) : size);
+			len = libc_usable_size(p);
+			memcpy(q, p, len < size ? len : size);
 			__libc_free(p);
 		}
 		return q;

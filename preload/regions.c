@@ -112,13 +112,18 @@ int cmr_region_add(void *addr, size_t len, enum cmr_region_kind kind)
 	return ret;
 }
 
-static bool maybe_ours(const void *addr)
+/* Whether [addr, addr + len) may touch a region (false: surely not). */
+static bool may_overlap(const void *addr, size_t len)
 {
 	uintptr_t a = (uintptr_t)addr;
 
-	return atomic_load_explicit(&tab.live, memory_order_relaxed) &&
-	       a >= atomic_load_explicit(&tab.lo, memory_order_relaxed) &&
-	       a < atomic_load_explicit(&tab.hi, memory_order_relaxed);
+	return atomic_load(&tab.live) && a < atomic_load(&tab.hi) &&
+	       (a + len < a || a + len > atomic_load(&tab.lo));
+}
+
+static bool maybe_ours(const void *addr)
+{
+	return may_overlap(addr, 1);
 }
 
 /* The index of the region holding a, or tab.n. Lock held. */
@@ -209,15 +214,6 @@ static size_t page_up(size_t len)
 	if (len > SIZE_MAX - (page - 1))
 		return SIZE_MAX & ~(page - 1);
 	return (len + page - 1) & ~(page - 1);
-}
-
-/* Whether [addr, addr + len) may touch a region (false: surely not). */
-static bool may_overlap(const void *addr, size_t len)
-{
-	uintptr_t a = (uintptr_t)addr;
-
-	return atomic_load(&tab.live) && a < atomic_load(&tab.hi) &&
-	       (a + len < a || a + len > atomic_load(&tab.lo));
 }
 
 /* [a, a + len) is no longer mapped as a region: drop or trim. Lock held. */

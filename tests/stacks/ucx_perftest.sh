@@ -32,9 +32,12 @@ counter() { rdma statistic show link "$1/1" | awk -v c="$2" '{ for (i = 1; i < N
 # buffers LABEL PID: the records of PID's MRs of exactly $size bytes, once
 # it has registered them, into $TMP/LABEL.mrs.
 buffers() {
-	local i
+	local i rec
 	for ((i = 0; i < 300; i++)); do
-		"$RDMA_MR" pid "$2" 2>/dev/null | awk -v s="$size" '{ for (i = 1; i < NF; i++) if ($i == "mrlen" && $(i + 1) == s) print }' >"$TMP/$1.mrs"
+		: >"$TMP/$1.mrs"
+		while read -r rec; do
+			[ "$(field "$rec" mrlen)" = "$size" ] && echo "$rec" >>"$TMP/$1.mrs"
+		done < <("$RDMA_MR" pid "$2" 2>/dev/null)
 		[ -s "$TMP/$1.mrs" ] && return 0
 		sleep 0.2
 	done
@@ -66,9 +69,14 @@ run() {
 
 # pages LABEL: "MIN MAX ENTRIES" over the page sizes and entries of its MRs.
 pages() {
-	awk '{ for (i = 1; i < NF; i++) { if ($i == "drv_page_size" || $i == "page_size") p = $(i + 1); if ($i == "drv_map_entries" || $i == "map_entries") e = $(i + 1) }
-	       if (min == "" || p < min) min = p; if (p > max) max = p; if (e > emax) emax = e }
-	     END { print min + 0, max + 0, emax + 0 }' "$TMP/$1.mrs"
+	local rec p e min='' max=0 emax=0
+	while read -r rec; do
+		p=$(($(field "$rec" page_size))) e=$(($(field "$rec" map_entries)))
+		[ -z "$min" ] || [ "$p" -lt "$min" ] && min=$p
+		[ "$p" -gt "$max" ] && max=$p
+		[ "$e" -gt "$emax" ] && emax=$e
+	done <"$TMP/$1.mrs"
+	echo "${min:-0} $max $emax"
 }
 
 run plain

@@ -74,6 +74,19 @@ static void check_plain(const char *what, void *p, size_t len)
 	     p ? malloc_usable_size(p) : 0);
 }
 
+/* Reap a forked child: its wait status, or -1 when there is none. */
+static int child_status(pid_t pid)
+{
+	int status;
+
+	return pid > 0 && waitpid(pid, &status, 0) == pid ? status : -1;
+}
+
+static bool exited_zero(int status)
+{
+	return status != -1 && WIFEXITED(status) && !WEXITSTATUS(status);
+}
+
 /* Nothing of ours left: no contig_buf mapping, VmLck as at the start. */
 static void check_clean(struct ctx *c, const char *what)
 {
@@ -249,7 +262,7 @@ static void test_table(struct ctx *c)
 	const int rw = PROT_READ | PROT_WRITE, anon = MAP_PRIVATE | MAP_ANONYMOUS;
 	uint8_t *odd, *guard, *over, *shrunk, *p;
 	size_t len = 4 * c->min;
-	int status = -1;
+	int status;
 	pid_t pid;
 
 	odd = mmap(NULL, c->min + 5, rw, anon, -1, 0);
@@ -281,9 +294,8 @@ static void test_table(struct ctx *c)
 		_exit((t_check(guard, c->min, 10, 0) >= 0 ? 1 : 0) |
 		      (t_check_zero(over, len) >= 0 ? 2 : 0) |
 		      (t_check(shrunk, len / 2, 11, 0) >= 0 ? 4 : 0));
-	if (pid > 0 && waitpid(pid, &status, 0) != pid)
-		status = -1;
-	t_ok(pid > 0 && WIFEXITED(status) && !WEXITSTATUS(status),
+	status = child_status(pid);
+	t_ok(exited_zero(status),
 	     "fork after all that: the child read every region (status %#x)",
 	     status);
 	munmap(guard, len);
@@ -326,7 +338,7 @@ static void test_fork(struct ctx *c)
 {
 	size_t len = 2 * c->min;
 	uint8_t *heap, *map;
-	int status = -1;
+	int status;
 	pid_t pid;
 
 	heap = malloc(len);
@@ -357,9 +369,8 @@ static void test_fork(struct ctx *c)
 		free(heap);
 		_exit(bad);
 	}
-	if (pid > 0 && waitpid(pid, &status, 0) != pid)
-		status = -1;
-	t_ok(pid > 0 && WIFEXITED(status) && !WEXITSTATUS(status),
+	status = child_status(pid);
+	t_ok(exited_zero(status),
 	     "fork: the child read the data, in private memory, wrote and "
 	     "freed it, and got a contiguous region of its own (status %#x)",
 	     status);
@@ -381,7 +392,7 @@ static void *sleeper(void *arg)
 /* A child of a multi-threaded parent: ordinary memory, never a hang. */
 static void test_fork_threaded(struct ctx *c)
 {
-	int fds[2], status = -1;
+	int fds[2], status;
 	pthread_t th;
 	pid_t pid;
 
@@ -394,9 +405,8 @@ static void test_fork_threaded(struct ctx *c)
 
 		_exit(p && !in_contig_mapping(p) ? 0 : 1);
 	}
-	if (pid > 0 && waitpid(pid, &status, 0) != pid)
-		status = -1;
-	t_ok(pid > 0 && WIFEXITED(status) && !WEXITSTATUS(status),
+	status = child_status(pid);
+	t_ok(exited_zero(status),
 	     "fork of a threaded parent: the child's large malloc is "
 	     "ordinary memory (status %#x)", status);
 	close(fds[1]);
@@ -503,7 +513,7 @@ static int exhaust(const char *policy, size_t min)
 static void test_exhaust(const char *policy)
 {
 	char *argv[] = { "vm_alloc_preload", "--exhaust", (char *)policy, NULL };
-	int status = -1;
+	int status;
 	pid_t pid;
 
 	fflush(stdout);
@@ -513,9 +523,8 @@ static void test_exhaust(const char *policy)
 		execv("/proc/self/exe", argv);
 		_exit(20);
 	}
-	if (pid > 0 && waitpid(pid, &status, 0) != pid)
-		status = -1;
-	t_ok(pid > 0 && WIFEXITED(status) && !WEXITSTATUS(status),
+	status = child_status(pid);
+	t_ok(exited_zero(status),
 	     "out of locked memory, policy %s: %s (exit status %d)", policy,
 	     strcmp(policy, "fail") ? "ordinary memory, contiguous again "
 				      "after free" :
