@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -336,8 +337,21 @@ void *cmr_region_new(size_t len, size_t align, enum cmr_region_kind kind,
 	void *p;
 
 	p = cmr_contig_get(len, mapped);
-	if (!p)
+	if (!p) {
+		int err = errno;
+
+		/* With --on-fail fail the program sees only ENOMEM: say why. */
+		if (cmr_alloc_cfg.on_fail == CMR_ALLOC_FAIL)
+			cmr_alloc_warn("error: %zu bytes: no contiguous memory "
+				       "(%s): the call fails", len,
+				       strerror(err));
+		else
+			cmr_alloc_log("%zu bytes: no contiguous memory (%s): "
+				      "ordinary memory instead", len,
+				      strerror(err));
+		errno = err;
 		return NULL;
+	}
 	/* The kernel may align less than the size where no window is free. */
 	if ((uintptr_t)p % align || cmr_region_add(p, *mapped, kind)) {
 		cmr_sys_munmap(p, *mapped);

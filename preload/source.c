@@ -13,8 +13,11 @@
  * When the device cannot be opened (none, or a kernel without the series)
  * the failure is remembered and every request fails fast with it.
  */
+#define _GNU_SOURCE
+#include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -70,6 +73,41 @@ void cmr_alloc_warn(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsay(fmt, ap);
 	va_end(ap);
+}
+
+/*
+ * The program's own ibv_get_device_list(). libibverbs allocates while it
+ * holds its device-list lock (sysfs and netlink reads, stdio buffers, the
+ * list): were such an allocation served, its first one would open the
+ * device here and ask for that lock again, a deadlock in one thread, or
+ * against another thread in source_open(). What it allocates is ordinary
+ * memory; small, and never a buffer the program registers.
+ */
+CMR_ALLOC_EXPORT struct ibv_device **ibv_get_device_list(int *num_devices)
+{
+	typedef struct ibv_device **(*list_fn)(int *);
+	static _Atomic(list_fn) real;
+	bool was_busy = cmr_alloc_busy;
+	struct ibv_device **list;
+	list_fn fn;
+
+	cmr_alloc_busy = true;
+	fn = atomic_load(&real);
+	if (!fn) {
+		fn = (list_fn)dlvsym(RTLD_NEXT, "ibv_get_device_list",
+				     "IBVERBS_1.1");
+		if (!fn)
+			fn = (list_fn)dlsym(RTLD_NEXT, "ibv_get_device_list");
+		atomic_store(&real, fn);
+	}
+	if (fn) {
+		list = fn(num_devices);
+	} else {
+		list = NULL;
+		errno = ENOSYS;
+	}
+	cmr_alloc_busy = was_busy;
+	return list;
 }
 
 static int source_open(void)
@@ -142,7 +180,8 @@ static void source_unsupported(int err)
 		source.state = SOURCE_FAILED;
 		source.error = err;
 		source.pd = NULL;
-		cmr_alloc_warn("no contiguous memory (%s: %s): large "
+		cmr_alloc_warn("no contiguous memory (%s: %s; the running "
+			       "kernel lacks the contig-mr series): large "
 			       "allocations %s",
 			       ibv_get_device_name(source.ctx->device),
 			       strerror(err),
