@@ -11,15 +11,17 @@
  * nothing is set, so the stock tool cannot tell it was wrapped.
  *
  * With --contig it removes that word, refuses the options that choose
- * another kind of data buffer, and execs the stock binary with
- * libcontig-mr-perftest.so preloaded (LD_PRELOAD) and CMR_PERFTEST_CONTIG
- * set to the tool's verb: the preload allocates perftest's data buffer with
- * ibv_alloc_contig_buf() and registers it with ibv_reg_contig_buf_mr().
- * See docs/perftest-contig.md.
+ * another kind of data buffer, and execs the stock binary under the
+ * allocator preload (libcontig-mr-alloc.so, docs/applications.md) set to
+ * serve every allocation of a page or more from contiguous memory and to
+ * fail, never fall back, when it cannot. perftest's data buffer is such an
+ * allocation; its own ibv_reg_mr() then finds the memory contiguous and
+ * gets large device pages. Nothing guesses which allocation is the data
+ * buffer or which PD is perftest's. See docs/perftest-contig.md.
  *
  * Environment: CMR_PERFTEST_STOCK_DIR (default /usr/bin), where the stock
  * tools are; CMR_PERFTEST_PRELOAD, the preload library (default
- * ../lib/libcontig-mr-perftest.so next to this executable).
+ * ../lib/libcontig-mr-alloc.so next to this executable).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -33,15 +35,10 @@
 #ifndef CMR_PERFTEST_STOCK_DIR
 #define CMR_PERFTEST_STOCK_DIR "/usr/bin"
 #endif
-#define CMR_PRELOAD_NAME "libcontig-mr-perftest.so"
+#define CMR_PRELOAD_NAME "libcontig-mr-alloc.so"
 
-static const struct {
-	const char *tool;
-	const char *verb;
-} tools[] = {
-	{ "ib_read_bw", "read" },   { "ib_read_lat", "read" },
-	{ "ib_write_bw", "write" }, { "ib_write_lat", "write" },
-	{ "ib_send_bw", "send" },
+static const char *const tools[] = {
+	"ib_read_bw", "ib_read_lat", "ib_write_bw", "ib_write_lat", "ib_send_bw",
 };
 
 /* Long options that select another data buffer than memalign(). */
@@ -49,14 +46,35 @@ static const char *const conflicting[] = {
 	"use_hugepages", "mmap", "mmap-offset", "odp",
 };
 
-static const char *tool_verb(const char *tool)
+static bool known_tool(const char *tool)
 {
 	size_t i;
 
 	for (i = 0; i < sizeof(tools) / sizeof(tools[0]); i++)
-		if (!strcmp(tool, tools[i].tool))
-			return tools[i].verb;
-	return NULL;
+		if (!strcmp(tool, tools[i]))
+			return true;
+	return false;
+}
+
+/*
+ * perftest's device, when argv names one (-d NAME, -dNAME, --ib-dev NAME,
+ * --ib-dev=NAME): the preload allocates through the same device. NULL:
+ * both take the first device.
+ */
+static const char *device_arg(int argc, char **argv)
+{
+	const char *dev = NULL;
+	int i;
+
+	for (i = 1; i < argc && strcmp(argv[i], "--"); i++) {
+		if (!strcmp(argv[i], "-d") || !strcmp(argv[i], "--ib-dev"))
+			dev = i + 1 < argc ? argv[++i] : NULL;
+		else if (!strncmp(argv[i], "--ib-dev=", 9))
+			dev = argv[i] + 9;
+		else if (!strncmp(argv[i], "-d", 2) && argv[i][2] != '-')
+			dev = argv[i] + 2;
+	}
+	return dev;
 }
 
 /*
@@ -115,8 +133,8 @@ int main(int argc, char **argv)
 	const char *base = strrchr(argv[0], '/');
 	const char *tool = base ? base + 1 : argv[0];
 	const char *dir = getenv("CMR_PERFTEST_STOCK_DIR");
-	const char *verb, *old, *opt;
-	char *stock, *preload, *env, **args;
+	const char *old, *opt, *dev;
+	char *stock, *preload, *env, **args, page[32];
 	bool contig = false, after_dashdash = false;
 	int i, n = 0;
 
@@ -136,8 +154,7 @@ int main(int argc, char **argv)
 		return 127;
 	}
 
-	verb = tool_verb(tool);
-	if (!verb)
+	if (!known_tool(tool))
 		die(tool, "not a perftest tool this wrapper knows", NULL);
 	preload = preload_path(tool);
 	if (access(preload, R_OK))
@@ -169,8 +186,17 @@ int main(int argc, char **argv)
 	} else {
 		env = preload;
 	}
+	/*
+	 * A page and more: perftest's data buffer is at least two pages
+	 * (twice its cycle buffer), whatever the message size.
+	 */
+	snprintf(page, sizeof(page), "%ld", sysconf(_SC_PAGESIZE));
+	dev = device_arg(argc, argv);
 	if (setenv("LD_PRELOAD", env, 1) ||
-	    setenv("CMR_PERFTEST_CONTIG", verb, 1))
+	    setenv("CMR_ALLOC_MIN", page, 1) ||
+	    setenv("CMR_ALLOC_ON_FAIL", "fail", 1) ||
+	    setenv("CMR_ALLOC_VERBOSE", "1", 1) ||
+	    (dev && setenv("CMR_ALLOC_DEVICE", dev, 1)))
 		die(tool, "cannot set the environment: ", strerror(errno));
 	execv(stock, args);
 	fprintf(stderr, "%s: cannot run %s: %s\n", tool, stock,

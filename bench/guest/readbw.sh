@@ -125,8 +125,8 @@ done
 # perftest's header names its units.
 cat "$logs"/r*-client.txt 2>/dev/null | grep -m1 '#bytes' |
 	sed 's/^ */perftest_header=/' >>"$OUT/conditions-readbw.txt"
-# The contiguous runs' buffers, as the preload reported them.
-grep -h '^contig-mr: data buffer' "$logs"/*-contig-*.txt 2>/dev/null | sort -u >"$OUT/readbw-contig-buffers.txt"
+# The contiguous runs' regions, as the allocator preload reported them.
+grep -ho 'contig-mr-alloc\[[0-9]*\]: .*' "$logs"/*-contig-*.txt 2>/dev/null | sort -u >"$OUT/readbw-contig-buffers.txt"
 ok=$(grep -c ',ok,' "$runs")
 say "ib_read_bw: $ok of $((REPEATS * ${#BACKINGS[@]})) runs completed"
 [ "$ok" -gt 0 ]

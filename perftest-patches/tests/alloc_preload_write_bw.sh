@@ -61,13 +61,8 @@ for side in srv cli; do
 	ok "plain $side: device pages of $1 bytes, $2 entries for $3 bytes"
 	eval "set -- \$preload_$side"
 	page=$1 entries=$2 mrlen=$3 vaddr=$4
-	# The region (of those the preload served) that holds perftest's VAddr.
-	addr= mapped=
-	while read -r a m; do
-		[ $((vaddr)) -ge $((a)) ] && [ $((vaddr)) -lt $((a + m)) ] &&
-			addr=$a mapped=$m
-	done < <(sed -nE 's/.*contig-mr-alloc.*: (malloc|mmap) .*contiguous at (0x[0-9a-f]+), ([0-9]+) mapped.*/\2 \3/p' "$TMP/preload-$side.out")
-	[ -n "$addr" ] || { show "preload-$side"; fail "preload $side: perftest's VAddr $vaddr is in no region the preload served"; }
+	read -r addr mapped < <(region_holding "preload-$side" "$vaddr") ||
+		{ show "preload-$side"; fail "preload $side: perftest's VAddr $vaddr is in no region the preload served"; }
 	[ "$entries" -le 2 ] && [ $((page * entries)) -ge "$mrlen" ] && [ "$page" -gt $((2 << 20)) ] ||
 		fail "preload $side: $entries entries of $page bytes for $mrlen bytes"
 	ok "preload $side: MR at $vaddr in region $addr ($mapped bytes): device pages of $page bytes, $entries entries"

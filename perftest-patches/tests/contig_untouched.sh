@@ -32,9 +32,9 @@ check_server() {
 	exe=$(readlink "/proc/$spid/exe") || fail "server $spid is gone"
 	[ "$exe" = "$STOCK/ib_read_bw" ] || fail "server process runs $exe, not $STOCK/ib_read_bw"
 	maps=$(cat "/proc/$spid/maps") || fail "cannot read /proc/$spid/maps"
-	case $maps in *contig-mr-perftest*) fail "the preload is mapped into the server without --contig" ;; esac
+	case $maps in *contig-mr-alloc*) fail "the preload is mapped into the server without --contig" ;; esac
 	environ=$(tr '\0' '\n' <"/proc/$spid/environ") || fail "cannot read /proc/$spid/environ"
-	env_added=$(grep -E '^(LD_PRELOAD|CMR_PERFTEST_)' <<<"$environ" || true)
+	env_added=$(grep -E '^(LD_PRELOAD|CMR_ALLOC_)' <<<"$environ" || true)
 	[ -z "$env_added" ] || fail "environment added without --contig: $env_added"
 }
 

@@ -84,9 +84,22 @@ show() { sed 's/^/#   /' "$TMP/$1.out"; }
 vaddr_of() { awk -v w="$2" '$1 == w && $2 == "address:" { for (i = 1; i < NF; i++) if ($i == "VAddr") print $(i + 1) }' "$TMP/$1.out" | head -n1; }
 rkey_of() { awk -v w="$2" '$1 == w && $2 == "address:" { for (i = 1; i < NF; i++) if ($i == "RKey") print $(i + 1) }' "$TMP/$1.out" | head -n1; }
 
-# The preload's report: "contig-mr: data buffer N bytes at 0xADDR: ...
-# device page size X, E map entries, lkey 0x.. rkey 0x..".
-buffer_line() { grep -m1 '^contig-mr: data buffer' "$TMP/$1.out"; }
+# The regions the allocator preload served, from its --verbose lines
+# (which --contig turns on): "START MAPPED" each. Not anchored at the line's
+# start: perftest's buffered stdout shares the file and may end mid-line.
+regions_of() {
+	sed -nE 's/.*contig-mr-alloc\[[0-9]+\]: (malloc|mmap) [0-9]+ bytes: contiguous at (0x[0-9a-f]+), ([0-9]+) mapped$/\2 \3/p' "$TMP/$1.out"
+}
+# region_holding NAME ADDR: "START MAPPED" of the region NAME's preload
+# served that holds ADDR; status 1 when none does.
+region_holding() {
+	local start mapped
+	while read -r start mapped; do
+		[ $(($2)) -ge $((start)) ] && [ $(($2)) -lt $((start + mapped)) ] &&
+			{ echo "$start $mapped"; return 0; }
+	done < <(regions_of "$1")
+	return 1
+}
 
 # The `rdma -dd resource show mr` record of the MR with this rkey, on one
 # line, through the project's one parser of that output (tests/lib/
@@ -97,6 +110,53 @@ mr_record() {
 	# Called in $(...), where fail would end only the subshell.
 	[ -x "$RDMA_MR" ] || { echo "# no cmr-rdma-mr tool given (second argument)" >&2; return 2; }
 	"$RDMA_MR" rkey "$1"
+}
+# link_counter DEV COUNTER: a counter of DEV's port 1 (rdma statistic).
+link_counter() { rdma statistic show link "$1/1" | awk -v c="$2" '{ for (i = 1; i < NF; i++) if ($i == c) print $(i + 1) }'; }
+# mrs_of NAME PID MIN MAX: the records of PID's MRs of MIN to MAX bytes,
+# into $TMP/NAME.mrs, once PID has registered one (at most 60 s).
+mrs_of() {
+	local i rec len
+	[ -x "$RDMA_MR" ] || { echo "# no cmr-rdma-mr tool given (second argument)" >&2; return 2; }
+	for ((i = 0; i < 300; i++)); do
+		: >"$TMP/$1.mrs"
+		while read -r rec; do
+			len=$(field "$rec" mrlen)
+			[ "$len" -ge "$3" ] && [ "$len" -le "$4" ] && echo "$rec" >>"$TMP/$1.mrs"
+		done < <("$RDMA_MR" pid "$2" 2>/dev/null)
+		[ -s "$TMP/$1.mrs" ] && return 0
+		sleep 0.2
+	done
+	return 1
+}
+# pages NAME: "MIN MAX ENTRIES" over the device page sizes of the MRs in
+# $TMP/NAME.mrs, and the most map entries of one.
+pages() {
+	local rec p e min='' max=0 emax=0
+	while read -r rec; do
+		p=$(($(field "$rec" page_size))) e=$(($(field "$rec" map_entries)))
+		[ -z "$min" ] || [ "$p" -lt "$min" ] && min=$p
+		[ "$p" -gt "$max" ] && max=$p
+		[ "$e" -gt "$emax" ] && emax=$e
+	done <"$TMP/$1.mrs"
+	echo "${min:-0} $max $emax"
+}
+# expect_pages PLAIN PRELOAD MIN: the MRs in $TMP/PLAIN.mrs (a run without
+# the preload) have device pages of 2 MiB at most (4 KiB, or transparent
+# huge pages); each of those in $TMP/PRELOAD.mrs is one device page of MIN
+# bytes or more.
+expect_pages() {
+	local rec min max entries
+	while read -r rec; do note "$1: $rec"; done <"$TMP/$1.mrs"
+	read -r min max entries < <(pages "$1")
+	[ "$max" -gt 0 ] && [ "$max" -le $((2 << 20)) ] ||
+		fail "$1: device pages of $min..$max bytes without the preload"
+	ok "$1: $(wc -l <"$TMP/$1.mrs") MR(s), device pages of $max bytes at most"
+	while read -r rec; do note "$2: $rec"; done <"$TMP/$2.mrs"
+	read -r min max entries < <(pages "$2")
+	[ "$min" -ge "$3" ] && [ "$entries" -eq 1 ] ||
+		fail "$2: device pages of $min..$max bytes, up to $entries entries"
+	ok "$2: $(wc -l <"$TMP/$2.mrs") MR(s), each one device page of $min bytes or more"
 }
 field() { awk -v f="$2" '{ for (i = 1; i < NF; i++) if ($i == f || $i == "drv_" f) { print $(i + 1); exit } }' <<<"$1"; }
 
@@ -113,7 +173,7 @@ skip_without_feature() {
 	local f why
 	for f in "$@"; do
 		grep -q 'lacks the contig-mr series' "$TMP/$f.out" 2>/dev/null || continue
-		why="the running kernel has no contiguous MRs: $(grep -m1 'contig-mr: error' "$TMP/$f.out")"
+		why="the running kernel has no contiguous MRs: $(grep -m1 'lacks the contig-mr series' "$TMP/$f.out")"
 		[ "${CMR_REQUIRE:-0}" = 1 ] && fail "$why (the project's kernel must have them)"
 		skip "$why"
 	done
