@@ -15,6 +15,7 @@ CMR_PACKAGES=(
 	rdma-core ibverbs-utils ibverbs-providers perftest iproute2 iputils-ping # in the guest
 	python3-pyverbs                  # rdma-core's own test suite (tests/peer)
 	ucx-utils                        # UCX over rxe (tests/stacks)
+	openmpi-bin libopenmpi-dev       # Open MPI over UCX (tests/stacks)
 	pandoc man-db                    # man pages
 	valgrind                         # leak checks of the library
 	python3 python3-ply python3-git   # benchmark reports; checkpatch's SPDX check

@@ -27,73 +27,35 @@ ucx=("UCX_TLS=rc_verbs,ud_verbs" UCX_IB_GID_INDEX=1 UCX_UD_VERBS_ETH_DGID_CHECK=
      UCX_ALLOC_PRIO=heap)
 perf=(ucx_perftest -t tag_bw -s "$size" -n "$iters")
 
-counter() { rdma statistic show link "$1/1" | awk -v c="$2" '{ for (i = 1; i < NF; i++) if ($i == c) print $(i + 1) }'; }
-
-# buffers LABEL PID: the records of PID's MRs of exactly $size bytes, once
-# it has registered them, into $TMP/LABEL.mrs.
-buffers() {
-	local i rec
-	for ((i = 0; i < 300; i++)); do
-		: >"$TMP/$1.mrs"
-		while read -r rec; do
-			[ "$(field "$rec" mrlen)" = "$size" ] && echo "$rec" >>"$TMP/$1.mrs"
-		done < <("$RDMA_MR" pid "$2" 2>/dev/null)
-		[ -s "$TMP/$1.mrs" ] && return 0
-		sleep 0.2
-	done
-	return 1
-}
-
 # run LABEL [PREFIX...]: server on rxe1, client on rxe2, each as PREFIX
 # ucx_perftest; checks the wire and the result, records the MRs.
 run() {
 	local label=$1 spid cpid sent rcvd
 	shift
-	sent=$(counter "$CMR_RXE2" sent_pkts) rcvd=$(counter "$CMR_RXE1" rcvd_pkts)
+	sent=$(link_counter "$CMR_RXE2" sent_pkts) rcvd=$(link_counter "$CMR_RXE1" rcvd_pkts)
 	next_port
 	start_server "$label-srv" env "${ucx[@]}" UCX_NET_DEVICES="$CMR_RXE1:1" "$@" "${perf[@]}" -p "$PORT"
 	spid=$SPID
 	wait_listen "$PORT" || { show "$label-srv"; fail "$label: the server does not listen"; }
 	start_client "$label-cli" env "${ucx[@]}" UCX_NET_DEVICES="$CMR_RXE2:1" "$@" "${perf[@]}" -p "$PORT" "$CMR_IP1"
 	cpid=$CPID
-	buffers "$label-srv" "$spid" || { show "$label-srv"; fail "$label: no MR of $size bytes of the server"; }
-	buffers "$label-cli" "$cpid" || { show "$label-cli"; fail "$label: no MR of $size bytes of the client"; }
+	mrs_of "$label-srv" "$spid" "$size" "$size" || { show "$label-srv"; fail "$label: no MR of $size bytes of the server"; }
+	mrs_of "$label-cli" "$cpid" "$size" "$size" || { show "$label-cli"; fail "$label: no MR of $size bytes of the client"; }
 	wait "$cpid" || { show "$label-cli"; fail "$label: the client failed"; }
 	wait "$spid" || { show "$label-srv"; fail "$label: the server failed"; }
 	grep -q '^Final:' "$TMP/$label-cli.out" || { show "$label-cli"; fail "$label: no result"; }
-	sent=$(($(counter "$CMR_RXE2" sent_pkts) - sent)) rcvd=$(($(counter "$CMR_RXE1" rcvd_pkts) - rcvd))
+	sent=$(($(link_counter "$CMR_RXE2" sent_pkts) - sent)) rcvd=$(($(link_counter "$CMR_RXE1" rcvd_pkts) - rcvd))
 	[ "$sent" -ge $((size * iters / 4096)) ] && [ "$rcvd" -ge $((size * iters / 4096)) ] ||
 		fail "$label: $sent packets sent by $CMR_RXE2, $rcvd received by $CMR_RXE1 for $((size * iters)) bytes"
 	ok "$label: $((size * iters)) bytes from $CMR_RXE2 to $CMR_RXE1 ($sent packets sent, $rcvd received)"
 }
 
-# pages LABEL: "MIN MAX ENTRIES" over the page sizes and entries of its MRs.
-pages() {
-	local rec p e min='' max=0 emax=0
-	while read -r rec; do
-		p=$(($(field "$rec" page_size))) e=$(($(field "$rec" map_entries)))
-		[ -z "$min" ] || [ "$p" -lt "$min" ] && min=$p
-		[ "$p" -gt "$max" ] && max=$p
-		[ "$e" -gt "$emax" ] && emax=$e
-	done <"$TMP/$1.mrs"
-	echo "${min:-0} $max $emax"
-}
-
 run plain
 run preload "$RUN" --min 1M --verbose --
 for side in srv cli; do
-	while read -r rec; do note "plain $side: $rec"; done <"$TMP/plain-$side.mrs"
-	read -r min max entries < <(pages "plain-$side")
-	[ "$max" -gt 0 ] && [ "$max" -le $((2 << 20)) ] ||
-		fail "plain $side: device pages of $min..$max bytes without the preload"
-	ok "plain $side: $(wc -l <"$TMP/plain-$side.mrs") MR(s) of $size bytes, device pages of $max bytes at most"
-	while read -r rec; do note "preload $side: $rec"; done <"$TMP/preload-$side.mrs"
 	grep -q 'contig-mr-alloc.*contiguous at' "$TMP/preload-$side.out" ||
 		{ show "preload-$side"; fail "preload $side: the preload served no region"; }
-	read -r min max entries < <(pages "preload-$side")
-	[ "$min" -ge "$size" ] && [ "$entries" -eq 1 ] ||
-		fail "preload $side: device pages of $min..$max bytes, up to $entries entries"
-	ok "preload $side: $(wc -l <"$TMP/preload-$side.mrs") MR(s) of $size bytes, each one device page of $min bytes"
+	expect_pages "plain-$side" "preload-$side" "$size"
 done
 bw() { awk '$1 == "Final:" { print $7 }' "$TMP/$1-cli.out"; }
 with=$(bw preload) without=$(bw plain)

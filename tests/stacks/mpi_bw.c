@@ -1,0 +1,133 @@
+// SPDX-License-Identifier: GPL-2.0 OR Linux-OpenIB
+/*
+ * mpi_bw SIZE ITERS: two MPI ranks move SIZE bytes ITERS times from rank 0
+ * to rank 1, first by MPI_Send/MPI_Recv, then by MPI_Put into a window of
+ * rank 1, and rank 1 checks every 64-bit word of every message. Each rank
+ * prints its buffers' addresses (to find their MRs), and rank 1 the
+ * bandwidth of each part, timed over the transfers alone (the fill and the
+ * check are outside the clock). Exit status 1 when a word was wrong or a
+ * call failed (MPI aborts on its own errors).
+ *
+ * The buffers are malloc()ed as a program's are: what memory backs them
+ * is up to the allocator (tests/stacks/openmpi_ucx.sh runs this with and
+ * without the contig-mr preload).
+ */
+#include <inttypes.h>
+#include <mpi.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+/* The word at index j of message i: differs between messages and words. */
+static uint64_t pattern(int i, size_t j)
+{
+	return ((uint64_t)(i + 1) << 40) ^ (j * 0x9e3779b97f4a7c15ULL);
+}
+
+static void fill(uint64_t *w, size_t n, int i)
+{
+	size_t j;
+
+	for (j = 0; j < n; j++)
+		w[j] = pattern(i, j);
+}
+
+static size_t check(const uint64_t *w, size_t n, int i)
+{
+	size_t j, bad = 0;
+
+	for (j = 0; j < n; j++)
+		bad += w[j] != pattern(i, j);
+	return bad;
+}
+
+static void report(int rank, const char *what, size_t size, int iters,
+		   double seconds, size_t bad)
+{
+	if (rank != 1)
+		return;
+	printf("mpi_bw: %s %zu B x %d: %.2f MB/s, %zu words checked, %zu "
+	       "wrong\n", what, size, iters,
+	       seconds > 0 ? (double)size * iters / seconds / 1e6 : 0.0,
+	       size / 8 * (size_t)iters, bad);
+}
+
+int main(int argc, char **argv)
+{
+	size_t size, words, bad_send = 0, bad_put = 0, total;
+	double t, t_send = 0, t_put = 0;
+	uint64_t *buf, *win_buf;
+	int rank, nranks, iters, i;
+	MPI_Win win;
+
+	MPI_Init(&argc, &argv);
+	MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+	MPI_Comm_size(MPI_COMM_WORLD, &nranks);
+	if (argc != 3 || nranks != 2) {
+		if (!rank)
+			fprintf(stderr, "usage: mpirun -np 2 %s SIZE ITERS "
+				"(SIZE a multiple of 8 bytes)\n", argv[0]);
+		MPI_Finalize();
+		return 2;
+	}
+	size = strtoull(argv[1], NULL, 0);
+	iters = atoi(argv[2]);
+	words = size / 8;
+	if (!words || words * 8 != size || size > INT32_MAX || iters < 1) {
+		if (!rank)
+			fprintf(stderr, "mpi_bw: bad SIZE or ITERS\n");
+		MPI_Finalize();
+		return 2;
+	}
+	buf = malloc(size);
+	win_buf = malloc(size);
+	if (!buf || !win_buf) {
+		fprintf(stderr, "mpi_bw: rank %d: malloc(%zu) failed\n", rank,
+			size);
+		MPI_Abort(MPI_COMM_WORLD, 1);
+	}
+	printf("mpi_bw: rank %d pid %d send buffer %p window buffer %p\n",
+	       rank, (int)getpid(), (void *)buf, (void *)win_buf);
+	fflush(stdout);
+
+	for (i = 0; i < iters; i++) {
+		if (!rank)
+			fill(buf, words, i);
+		MPI_Barrier(MPI_COMM_WORLD);
+		t = MPI_Wtime();
+		if (!rank)
+			MPI_Send(buf, (int)size, MPI_BYTE, 1, i, MPI_COMM_WORLD);
+		else
+			MPI_Recv(buf, (int)size, MPI_BYTE, 0, i, MPI_COMM_WORLD,
+				 MPI_STATUS_IGNORE);
+		t_send += MPI_Wtime() - t;
+		if (rank)
+			bad_send += check(buf, words, i);
+	}
+	report(rank, "send/recv", size, iters, t_send, bad_send);
+
+	MPI_Win_create(win_buf, (MPI_Aint)size, 1, MPI_INFO_NULL,
+		       MPI_COMM_WORLD, &win);
+	for (i = 0; i < iters; i++) {
+		if (!rank)
+			fill(buf, words, iters + i);
+		MPI_Win_fence(0, win);
+		t = MPI_Wtime();
+		if (!rank)
+			MPI_Put(buf, (int)size, MPI_BYTE, 1, 0, (int)size,
+				MPI_BYTE, win);
+		MPI_Win_fence(0, win);
+		t_put += MPI_Wtime() - t;
+		if (rank)
+			bad_put += check(win_buf, words, iters + i);
+	}
+	MPI_Win_free(&win);
+	report(rank, "put", size, iters, t_put, bad_put);
+
+	total = bad_send + bad_put;
+	free(win_buf);
+	free(buf);
+	MPI_Finalize();
+	return total ? 1 : 0;
+}
