@@ -196,7 +196,10 @@ int main(int argc, char **argv)
 	    setenv("CMR_ALLOC_MIN", page, 1) ||
 	    setenv("CMR_ALLOC_ON_FAIL", "fail", 1) ||
 	    setenv("CMR_ALLOC_VERBOSE", "1", 1) ||
-	    (dev && setenv("CMR_ALLOC_DEVICE", dev, 1)))
+	    /* The kernel's contiguous memory, never hugetlb pages. */
+	    setenv("IBV_CONTIG_MR_ALLOC_TYPE", "CONTIG", 1) ||
+	    (dev ? setenv("CMR_ALLOC_DEVICE", dev, 1) :
+		   unsetenv("CMR_ALLOC_DEVICE")))
 		die(tool, "cannot set the environment: ", strerror(errno));
 	execv(stock, args);
 	fprintf(stderr, "%s: cannot run %s: %s\n", tool, stock,

@@ -181,7 +181,8 @@ static void source_unsupported(int err)
 		source.error = err;
 		source.pd = NULL;
 		cmr_alloc_warn("no contiguous memory (%s: %s; the running "
-			       "kernel lacks the contig-mr series): large "
+			       "kernel lacks the contig-mr series or "
+			       "CONFIG_CONTIG_ALLOC): large "
 			       "allocations %s",
 			       ibv_get_device_name(source.ctx->device),
 			       strerror(err),

@@ -17,6 +17,7 @@ expect_refused() {
 	local rc
 	rc=$(cat "$TMP/$1.rc")
 	[ "$rc" != 0 ] || { show "$1"; fail "$1: exit status 0"; }
+	[ "$rc" != 124 ] || { show "$1"; fail "$1: timed out instead of failing"; }
 	grep -qE 'contig-mr-alloc\[[0-9]+\]: error: [0-9]+ bytes: no contiguous memory' "$TMP/$1.out" ||
 		{ show "$1"; fail "$1: no contig-mr-alloc error line"; }
 	! grep -qE '^ *[0-9]+ +[0-9]+ +[0-9.]+ +[0-9.]+' "$TMP/$1.out" || { show "$1"; fail "$1: printed a result"; }

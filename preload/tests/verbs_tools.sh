@@ -6,7 +6,7 @@
 # while libibverbs holds its device-list lock; the preload must leave them
 # to glibc, not open its device there and deadlock. Then
 # ibv_rc_pingpong's message buffers are contiguous regions and the
-# exchange, its received data validated (-c), must complete.
+# exchange (with -c, whose check reads one byte a page) must complete.
 # Every command runs under a timeout: a deadlock fails, it does not hang.
 RUN=${1:?usage: $0 CONTIG_MR_RUN}
 n=0 failed=0

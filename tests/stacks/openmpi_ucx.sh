@@ -8,8 +8,8 @@
 #  - both ranks exit 0 and rank 1 found no wrong word;
 #  - the data crossed the veth: rxe2 sent and rxe1 received at least a
 #    packet per 4 KiB moved;
-#  - the MRs of the ranks' message and window buffers (SIZE bytes,
-#    registered by UCX), as `rdma resource show mr -dd` lists them while
+#  - the MRs of SIZE bytes of each rank (UCX's registration of its message
+#    buffer, found first; the window's may come later), as `rdma resource show mr -dd` lists them while
 #    the ranks run: 2 MiB pages at best without the preload, one device
 #    page of at least SIZE with it;
 #  - the bandwidths; their ratios are printed, not judged (TCG).
