@@ -9,9 +9,9 @@
 #  - the data crossed the veth: rxe2 sent and rxe1 received at least a
 #    packet per 4 KiB moved;
 #  - the MRs of SIZE bytes of each rank (UCX's registration of its message
-#    buffer, found first; the window's may come later), as `rdma resource show mr -dd` lists them while
-#    the ranks run: 2 MiB pages at best without the preload, one device
-#    page of at least SIZE with it;
+#    buffer, found first; the window's may come later), as `rdma resource
+#    show mr -dd` lists them while the ranks run: 2 MiB pages at best
+#    without the preload, one device page of at least SIZE with it;
 #  - the bandwidths; their ratios are printed, not judged (TCG).
 # Open MPI 4.1 offers pml ucx only on the devices of its pml_ucx_devices
 # and opal_common_ucx_devices lists (mlx* by default): "any" opens it to
