@@ -24,6 +24,7 @@
  * Exit status: 0 success, 1 failure, 77 no device or no support for
  * contiguous MRs in the kernel.
  */
+#include <endian.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -32,15 +33,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <infiniband/verbs.h>
 #include <infiniband/verbs_contig.h>
 
-#include "cmr_test.h"	/* loopback QP pair, data pattern, /proc readers */
+#include "loopback.h"
+#include "procfs.h"
 
 #define BOUNCE_SIZE (16u << 20)
-#define SEED 0xc0a7u
+#define SEED 0xc0a7ull
 #define TIMEOUT_MS 120000
 
 static const char *backend_name(uint32_t backend)
@@ -69,34 +72,91 @@ static void print_size(const char *what, uint64_t bytes)
 		printf("  %-22s %" PRIu64 " bytes\n", what, bytes);
 }
 
-/*
- * The memory.current file of this process's cgroup: the unified
- * hierarchy's line "0::PATH" of /proc/self/cgroup, under /sys/fs/cgroup.
- * Empty when there is none to show: no cgroup v2, the root group (which
- * has no memory.current), or no memory controller in the group.
- */
-static void cgroup_memory_file(char *path, size_t size)
+static double now(void)
 {
-	char line[PATH_MAX];
-	FILE *f;
+	struct timespec ts;
 
-	path[0] = '\0';
-	f = fopen("/proc/self/cgroup", "re");
-	if (!f)
-		return;
-	while (fgets(line, sizeof(line), f)) {
-		line[strcspn(line, "\n")] = '\0';
-		if (strncmp(line, "0::/", 4))
-			continue;	/* a cgroup v1 hierarchy */
-		if (line[4] && (size_t)snprintf(path, size,
-						"/sys/fs/cgroup%s/memory.current",
-						line + 3) < size &&
-		    !access(path, R_OK))
-			break;
-		path[0] = '\0';
-		break;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* SIZE with an optional K, M or G suffix (powers of 1024). 0, or -1. */
+static int parse_size(const char *s, size_t *out)
+{
+	static const char suffixes[] = "KMG";
+	unsigned long long v;
+	unsigned int shift = 0;
+	const char *unit;
+	char *end;
+
+	errno = 0;
+	v = strtoull(s, &end, 0);
+	if (errno || end == s || *s == '-')
+		return -1;
+	if (*end) {
+		unit = strchr(suffixes, *end & ~0x20);
+		if (!unit || end[1])
+			return -1;
+		shift = 10 * (unsigned int)(unit - suffixes + 1);
 	}
-	fclose(f);
+	if (v > (SIZE_MAX >> shift))
+		return -1;
+	*out = (size_t)v << shift;
+	return 0;
+}
+
+/*
+ * The data pattern: a 64-bit word per 8 bytes of the region, a function of
+ * the word's index, so that a slice read from the wrong place, or twice,
+ * does not match. Stored little-endian whatever the host.
+ */
+static uint64_t pattern_word(size_t off)
+{
+	return htole64(((uint64_t)(off >> 3) + 1) * 0x9e3779b97f4a7c15ull ^
+		       SEED);
+}
+
+static void pattern_fill(uint8_t *buf, size_t len)
+{
+	size_t off;
+
+	for (off = 0; off < len; off += 8) {
+		uint64_t w = pattern_word(off);
+
+		memcpy(buf + off, &w, len - off < 8 ? len - off : 8);
+	}
+}
+
+/* The offset in buf of the first byte that differs from the pattern at off, or -1. */
+static long long pattern_check(const uint8_t *buf, size_t len, size_t off)
+{
+	uint64_t w = 0;
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		if (!i || !((off + i) & 7))
+			w = pattern_word(off + i);
+		if (buf[i] != ((const uint8_t *)&w)[(off + i) & 7])
+			return (long long)i;
+	}
+	return -1;
+}
+
+/* The offset of the first byte that is not zero, or -1. */
+static long long first_nonzero(const uint8_t *buf, size_t len)
+{
+	static const uint8_t zero[4096];
+	size_t off, n, i;
+
+	for (off = 0; off < len; off += n) {
+		n = len - off < sizeof(zero) ? len - off : sizeof(zero);
+		if (!memcmp(buf + off, zero, n))
+			continue;
+		for (i = 0; buf[off + i] == 0; i++)
+			;
+		return (long long)(off + i);
+	}
+	return -1;
 }
 
 struct accounting {
@@ -107,9 +167,9 @@ struct accounting {
 
 static void accounting_read(struct accounting *a, const char *memcg_file)
 {
-	a->vmlck_kb = t_status_kb(0, "VmLck");
-	a->vmpin_kb = t_status_kb(0, "VmPin");
-	a->memcg_bytes = memcg_file[0] ? t_read_number(memcg_file) : -1;
+	a->vmlck_kb = proc_kb("/proc/self/status", "VmLck");
+	a->vmpin_kb = proc_kb("/proc/self/status", "VmPin");
+	a->memcg_bytes = memcg_file[0] ? read_number(memcg_file) : -1;
 }
 
 /* One line; with base, the change since base in parentheses. */
@@ -170,7 +230,7 @@ static int usage(const char *argv0, int status)
  * slice, and check them. When bytes is less than the region the slices are
  * spread evenly over it, first and last byte included.
  */
-static int read_back(struct t_loop *loop, struct ibv_mr *cmr, size_t bytes)
+static int read_back(struct loopback *loop, struct ibv_mr *cmr, size_t bytes)
 {
 	size_t nslices = (bytes + BOUNCE_SIZE - 1) / BOUNCE_SIZE;
 	size_t slice = bytes / nslices, k, off;
@@ -183,14 +243,14 @@ static int read_back(struct t_loop *loop, struct ibv_mr *cmr, size_t bytes)
 	bounce = aligned_alloc(4096, BOUNCE_SIZE);
 	if (!bounce)
 		return -1;
-	bounce_mr = ibv_reg_mr(loop->pd, bounce, BOUNCE_SIZE,
+	bounce_mr = ibv_reg_mr(cmr->pd, bounce, BOUNCE_SIZE,
 			       IBV_ACCESS_LOCAL_WRITE);
 	if (!bounce_mr) {
 		perror("ibv_reg_mr(bounce buffer)");
 		goto out_free;
 	}
 
-	t0 = last = t_now();
+	t0 = last = now();
 	for (k = 0; k < nslices; k++) {
 		size_t n = k == nslices - 1 ? bytes - slice * k : slice;
 
@@ -200,28 +260,28 @@ static int read_back(struct t_loop *loop, struct ibv_mr *cmr, size_t bytes)
 			off = cmr->length - n;	/* ends at the last byte */
 		else
 			off = (cmr->length - n) / (nslices - 1) * k;
-		if (t_now() - last >= 10) {
-			last = t_now();
+		if (now() - last >= 10) {
+			last = now();
 			printf("  ... %zu of %zu MiB read back (%.1f MB/s)\n",
 			       (slice * k) >> 20, bytes >> 20,
 			       slice * k / (last - t0) / 1e6);
 			fflush(stdout);
 		}
 		memset(bounce, 0, n);
-		if (t_loop_rdma(loop, IBV_WR_RDMA_READ, bounce, bounce_mr->lkey,
-				(uintptr_t)cmr->addr + off, cmr->rkey, n,
-				TIMEOUT_MS)) {
+		if (loopback_read(loop, bounce, bounce_mr->lkey,
+				  (uintptr_t)cmr->addr + off, cmr->rkey,
+				  (uint32_t)n, TIMEOUT_MS)) {
 			fprintf(stderr, "RDMA READ at offset %zu failed\n", off);
 			goto out_dereg;
 		}
-		bad = t_check(bounce, n, SEED, off);
+		bad = pattern_check(bounce, n, off);
 		if (bad >= 0) {
 			fprintf(stderr, "data mismatch at offset %zu\n",
 				off + (size_t)bad);
 			goto out_dereg;
 		}
 	}
-	secs = t_now() - t0;
+	secs = now() - t0;
 	printf("RDMA READ of %zu bytes through rkey 0x%x%s: every byte matches "
 	       "(%.1f s, %.1f MB/s)\n", bytes, cmr->rkey,
 	       bytes >= cmr->length ? " (all of it)" :
@@ -248,7 +308,7 @@ int main(int argc, char **argv)
 	struct ibv_context *ctx;
 	struct ibv_pd *pd;
 	struct ibv_mr *mr;
-	struct t_loop loop;
+	struct loopback loop;
 	double t0;
 	int opt, ret = 1;
 
@@ -261,7 +321,7 @@ int main(int argc, char **argv)
 			command = optarg;
 			break;
 		case 'r':
-			if (t_parse_size(optarg, &read_bytes))
+			if (parse_size(optarg, &read_bytes))
 				return usage(argv[0], 1);
 			break;
 		case 'h':
@@ -270,7 +330,7 @@ int main(int argc, char **argv)
 			return usage(argv[0], 1);
 		}
 	}
-	if (optind < argc && t_parse_size(argv[optind++], &size))
+	if (optind < argc && parse_size(argv[optind++], &size))
 		return usage(argv[0], 1);
 	if (optind != argc || !size)
 		return usage(argv[0], 1);
@@ -298,8 +358,8 @@ int main(int argc, char **argv)
 	accounting_read(&acct0, memcg_file);
 	accounting_print("before allocation:", &acct0, NULL);
 
-	memfree0 = t_meminfo_kb("MemFree");
-	t0 = t_now();
+	memfree0 = proc_kb("/proc/meminfo", "MemFree");
+	t0 = now();
 	mr = ibv_alloc_contig_mr(pd, size, IBV_ACCESS_LOCAL_WRITE |
 						   IBV_ACCESS_REMOTE_READ |
 						   IBV_ACCESS_REMOTE_WRITE);
@@ -316,10 +376,10 @@ int main(int argc, char **argv)
 		}
 		goto out_pd;
 	}
-	memfree1 = t_meminfo_kb("MemFree");
+	memfree1 = proc_kb("/proc/meminfo", "MemFree");
 	accounting_read(&acct1, memcg_file);
 
-	printf("allocated in %.3f s:\n", t_now() - t0);
+	printf("allocated in %.3f s:\n", now() - t0);
 	printf("  %-22s %p\n", "address", mr->addr);
 	printf("  %-22s 0x%x\n", "lkey", mr->lkey);
 	printf("  %-22s 0x%x\n", "rkey", mr->rkey);
@@ -347,7 +407,7 @@ int main(int argc, char **argv)
 		printf("  %-22s unknown (needs CAP_NET_ADMIN and a driver "
 		       "that reports it)\n", "device page size");
 	}
-	contig = t_phys_contig_bytes(mr->addr, info.length, NULL);
+	contig = phys_contig_bytes(mr->addr, info.length);
 	if (contig >= 0)
 		print_size("physically contiguous", (uint64_t)contig);
 	else
@@ -367,26 +427,26 @@ int main(int argc, char **argv)
 		fflush(stderr);
 	}
 
-	if (t_check_zero(mr->addr, mr->length) >= 0) {
+	if (first_nonzero(mr->addr, mr->length) >= 0) {
 		fprintf(stderr, "the new region is not zeroed\n");
 		goto out_mr;
 	}
 	printf("the region reads as zeroes; filling it with a pattern\n");
-	t_fill(mr->addr, mr->length, SEED, 0);
+	pattern_fill(mr->addr, mr->length);
 
-	if (t_loop_create(&loop, pd)) {
+	if (loopback_create(&loop, pd)) {
 		fprintf(stderr, "loopback QP set-up failed\n");
 		goto out_mr;
 	}
 	ret = read_back(&loop, mr, read_bytes) ? 1 : 0;
-	t_loop_destroy(&loop);
+	loopback_destroy(&loop);
 
 out_mr:
 	if (ibv_free_contig_mr(mr)) {
 		fprintf(stderr, "ibv_free_contig_mr failed\n");
 		ret = 1;
 	}
-	memfree2 = t_meminfo_kb("MemFree");
+	memfree2 = proc_kb("/proc/meminfo", "MemFree");
 	accounting_read(&acct2, memcg_file);
 	printf("MemFree: %lld MiB before, %lld MiB allocated, %lld MiB after "
 	       "ibv_free_contig_mr\n", memfree0 / 1024, memfree1 / 1024,

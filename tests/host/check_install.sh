@@ -24,7 +24,8 @@ fi
 pc=$(find "$prefix" -name libibverbs-ext.pc | head -n1)
 [ -n "$pc" ] && ok "libibverbs-ext.pc installed (${pc#$prefix/})" ||
 	{ notok "no libibverbs-ext.pc"; echo "1..$n"; exit 1; }
-export PKG_CONFIG_PATH=$(dirname "$pc")
+PKG_CONFIG_PATH=$(dirname "$pc")
+export PKG_CONFIG_PATH
 libdir=$(pkg-config --variable=libdir libibverbs-ext)
 incdir=$(pkg-config --variable=includedir libibverbs-ext)
 case $libdir in "$prefix"/*) ok "pkg-config libdir is in the prefix: $libdir" ;;
@@ -117,6 +118,19 @@ else
 	rc=$?
 	[ $rc = 77 ] && ok "the installed demo runs (no device: status 77)" ||
 		{ notok "the installed demo: status $rc"; sed 's/^/# /' "$work/demo.out"; }
+fi
+
+# The example's sources build as a user would build them, against the
+# installed library alone: nothing of the tests' helpers or the build tree.
+examples=$(cd "$(dirname "$0")/../../libibverbs-ext/examples" && pwd)
+# shellcheck disable=SC2046
+if "$cc" -Wall -Wextra -Werror $(pkg-config --cflags libibverbs-ext) \
+	"$examples"/*.c -o "$work/demo" $(pkg-config --libs libibverbs-ext) \
+	2>"$work/demo-cc.log"; then
+	ok "the example builds from its sources with \`pkg-config --cflags --libs libibverbs-ext\` only"
+else
+	notok "the example does not build against the installed library alone"
+	sed 's/^/# /' "$work/demo-cc.log"
 fi
 
 mandir=$prefix/share/man
