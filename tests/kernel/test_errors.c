@@ -760,10 +760,7 @@ static void test_mremap(void)
 int main(void)
 {
 	unsetenv("IBV_CONTIG_MR_ALLOC_TYPE");
-	ctx = t_open_device(getenv("CMR_RXE"));
-	pd = ibv_alloc_pd(ctx);
-	if (!pd || t_loop_create(&loop, pd))
-		t_bail("PD and loopback QP pair");
+	t_dev_setup(getenv("CMR_RXE"), &ctx, &pd, &loop);
 	if (kt_raw_init(ctx))
 		t_bail("uverbs driver id");
 
@@ -779,8 +776,6 @@ int main(void)
 	test_memlock();
 	test_mremap();
 
-	t_loop_destroy(&loop);
-	t_errno_is(ibv_dealloc_pd(pd), 0, "dealloc the PD: nothing leaked");
-	ibv_close_device(ctx);
+	t_dev_teardown(ctx, pd, &loop);
 	return t_done();
 }

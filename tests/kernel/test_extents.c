@@ -245,10 +245,7 @@ int main(int argc, char **argv)
 			   " MiB", t_meminfo_kb("MemTotal"), need >> 20);
 
 	memset(&t, 0, sizeof(t));
-	t.ctx = t_open_device(getenv("CMR_RXE"));
-	t.pd = ibv_alloc_pd(t.ctx);
-	if (!t.pd)
-		t_bail("ibv_alloc_pd: %s", strerror(errno));
+	t_dev_setup(getenv("CMR_RXE"), &t.ctx, &t.pd, NULL);
 	if (ibv_query_device(t.ctx, &dattr))
 		t_bail("ibv_query_device: %s", strerror(errno));
 	t.page_size_cap = dattr.page_size_cap;
@@ -262,8 +259,6 @@ int main(int argc, char **argv)
 	check_bad_min_extent(&t);
 	test_extents(&t, len, min_ext, expect_extents);
 
-	t_loop_destroy(&t.loop);
-	ibv_dealloc_pd(t.pd);
-	ibv_close_device(t.ctx);
+	t_dev_teardown(t.ctx, t.pd, &t.loop);
 	return t_done();
 }

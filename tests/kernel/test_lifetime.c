@@ -969,10 +969,7 @@ int main(void)
 	if (sh == MAP_FAILED)
 		t_bail("mmap: %s", strerror(errno));
 
-	ctx = t_open_device(getenv("CMR_RXE"));
-	pd = ibv_alloc_pd(ctx);
-	if (!pd || t_loop_create(&loop, pd))
-		t_bail("PD and loopback QP pair");
+	t_dev_setup(getenv("CMR_RXE"), &ctx, &pd, &loop);
 	if (kt_raw_init(ctx))
 		t_bail("uverbs driver id");
 	tol_kb = t_free_mem_tolerance_kb(4096);
@@ -994,9 +991,7 @@ int main(void)
 	test_kill_traffic();
 	test_kill_alloc();
 
-	t_loop_destroy(&loop);
-	t_errno_is(ibv_dealloc_pd(pd), 0, "dealloc the PD: no MR left");
-	ibv_close_device(ctx);
+	t_dev_teardown(ctx, pd, &loop);
 	meminfo_diag("end");
 	returned("overall: at the end", start, 10);
 	return t_done();

@@ -291,13 +291,9 @@ int main(int argc, char **argv)
 	if (argc != 3 || !(cycles = strtoul(argv[1], NULL, 10)) ||
 	    (secs = atof(argv[2])) <= 0)
 		t_bail("usage: %s CYCLES SECONDS", argv[0]);
-	ctx = t_open_device(getenv("CMR_RXE"));
-	pd = ibv_alloc_pd(ctx);
-	if (!pd)
-		t_bail("ibv_alloc_pd: %s", strerror(errno));
+	t_dev_setup(getenv("CMR_RXE"), &ctx, &pd, NULL);
 	run_cycles(pd, cycles);
-	ibv_dealloc_pd(pd);
-	ibv_close_device(ctx);
+	t_dev_teardown(ctx, pd, NULL);
 	run_load(secs);
 	return t_done();
 }

@@ -314,10 +314,7 @@ int main(int argc, char **argv)
 			   t_meminfo_kb("MemTotal"), need >> 20);
 
 	unsetenv("IBV_CONTIG_MR_ALLOC_TYPE");
-	ctx = t_open_device(getenv("CMR_RXE"));
-	pd = ibv_alloc_pd(ctx);
-	if (!pd)
-		t_bail("ibv_alloc_pd: %s", strerror(errno));
+	t_dev_setup(getenv("CMR_RXE"), &ctx, &pd, NULL);
 	if (ibv_query_device(ctx, &attr))
 		t_bail("ibv_query_device: %s", strerror(errno));
 	page_size_cap = attr.page_size_cap;
@@ -334,8 +331,6 @@ int main(int argc, char **argv)
 		test_size(len);
 	}
 
-	t_loop_destroy(&loop);
-	t_errno_is(ibv_dealloc_pd(pd), 0, "dealloc the PD: no MR left");
-	ibv_close_device(ctx);
+	t_dev_teardown(ctx, pd, &loop);
 	return t_done();
 }

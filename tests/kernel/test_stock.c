@@ -332,11 +332,8 @@ int main(void)
 	struct ibv_device_attr attr;
 
 	unsetenv("IBV_CONTIG_MR_ALLOC_TYPE");
-	ctx = t_open_device(getenv("CMR_RXE"));
+	t_dev_setup(getenv("CMR_RXE"), &ctx, &pd, &loop);
 	dev = ibv_get_device_name(ctx->device);
-	pd = ibv_alloc_pd(ctx);
-	if (!pd || t_loop_create(&loop, pd))
-		t_bail("PD and loopback QP pair");
 	if (ibv_query_device(ctx, &attr))
 		t_bail("ibv_query_device");
 	page_size_cap = attr.page_size_cap;
@@ -349,8 +346,6 @@ int main(void)
 	test_thp_offset();
 	test_contig_sub();
 
-	t_loop_destroy(&loop);
-	t_errno_is(ibv_dealloc_pd(pd), 0, "dealloc the PD");
-	ibv_close_device(ctx);
+	t_dev_teardown(ctx, pd, &loop);
 	return t_done();
 }

@@ -205,6 +205,27 @@ struct ibv_context *t_open_device(const char *name)
 	return ctx;
 }
 
+void t_dev_setup(const char *name, struct ibv_context **ctx,
+		 struct ibv_pd **pd, struct t_loop *loop)
+{
+	*ctx = t_open_device(name);
+	*pd = ibv_alloc_pd(*ctx);
+	if (!*pd)
+		t_bail("ibv_alloc_pd: %s", strerror(errno));
+	if (loop && t_loop_create(loop, *pd))
+		t_bail("loopback QP pair on %s",
+		       ibv_get_device_name((*ctx)->device));
+}
+
+void t_dev_teardown(struct ibv_context *ctx, struct ibv_pd *pd,
+		    struct t_loop *loop)
+{
+	if (loop)
+		t_loop_destroy(loop);
+	t_errno_is(ibv_dealloc_pd(pd), 0, "dealloc the PD: nothing left on it");
+	ibv_close_device(ctx);
+}
+
 /* ---- RC QPs ------------------------------------------------------------ */
 
 static bool gid_is_zero(const union ibv_gid *gid)

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 OR Linux-OpenIB */
 /*
- * cmr_test: the shared helper of the contig-mr tests (and of the example
- * program). Link the static library `cmr_test` (tests/lib/CMakeLists.txt).
+ * cmr_test: the shared helper of the contig-mr tests and benchmarks. Link
+ * the static library `cmr_test` (tests/lib/CMakeLists.txt).
  *
  * Conventions every test follows (see docs/harness.md):
  *   - exit status 0: pass, 77: skip (the reason printed), anything else:
@@ -15,16 +15,13 @@
  *
  *	int main(void)
  *	{
- *		struct ibv_context *ctx = t_open_device(NULL);
- *		struct ibv_pd *pd = ibv_alloc_pd(ctx);
+ *		struct ibv_context *ctx;
+ *		struct ibv_pd *pd;
  *		struct t_loop loop;
  *
- *		if (!pd || t_loop_create(&loop, pd))
- *			t_bail("set-up failed");
+ *		t_dev_setup(NULL, &ctx, &pd, &loop);
  *		t_ok(t_loop_rdma(&loop, IBV_WR_RDMA_READ, ...) == 0, "read");
- *		t_loop_destroy(&loop);
- *		ibv_dealloc_pd(pd);
- *		ibv_close_device(ctx);
+ *		t_dev_teardown(ctx, pd, &loop);
  *		return t_done();
  *	}
  *
@@ -92,6 +89,23 @@ bool t_errno_is(int got, int want, const char *fmt, ...) T_PRINTF(3, 4);
  * device: t_skip_all(). Failure to open: t_bail().
  */
 struct ibv_context *t_open_device(const char *name);
+
+struct t_loop;
+
+/*
+ * What a device test's main() sets up first, in one call: the device
+ * (t_open_device(name): skips when there is none), a PD on it and, when
+ * loop is not NULL, the loopback QP pair on that PD. Bails out on failure.
+ */
+void t_dev_setup(const char *name, struct ibv_context **ctx,
+		 struct ibv_pd **pd, struct t_loop *loop);
+
+/*
+ * Undoes t_dev_setup() (loop as given to it). Deallocating the PD is a
+ * test point: it fails (EBUSY) while the test left an MR or a buffer on it.
+ */
+void t_dev_teardown(struct ibv_context *ctx, struct ibv_pd *pd,
+		    struct t_loop *loop);
 
 /*
  * RC QPs: the one set-up of the loopback pair below and of the two-device

@@ -549,10 +549,7 @@ int main(int argc, char **argv)
 	if (getuid() != 0)
 		t_skip_all("needs root (pagemap, and to become nobody)");
 
-	c.dev = t_open_device(NULL);
-	c.pd = ibv_alloc_pd(c.dev);
-	if (!c.pd || t_loop_create(&c.loop, c.pd))
-		t_bail("no PD or QP pair on %s", ibv_get_device_name(c.dev->device));
+	t_dev_setup(NULL, &c.dev, &c.pd, &c.loop);
 	c.base_maps = t_mappings_of("contig_buf");
 	c.base_lck = t_status_kb(0, "VmLck");
 	t_diag("threshold %zu bytes", c.min);
@@ -569,8 +566,6 @@ int main(int argc, char **argv)
 	test_exhaust("fallback");
 	test_exhaust("fail");
 
-	t_loop_destroy(&c.loop);
-	ibv_dealloc_pd(c.pd);
-	ibv_close_device(c.dev);
+	t_dev_teardown(c.dev, c.pd, &c.loop);
 	return t_done();
 }

@@ -745,10 +745,7 @@ int main(int argc, char **argv)
 	require = argc > 1 && !strcmp(argv[1], "--require");
 	is_root = geteuid() == 0;
 	unsetenv("IBV_CONTIG_MR_ALLOC_TYPE");
-	ctx = t_open_device(NULL);
-	pd = ibv_alloc_pd(ctx);
-	if (!pd)
-		t_bail("ibv_alloc_pd: %s", strerror(errno));
+	t_dev_setup(NULL, &ctx, &pd, NULL);
 	check_support();
 	if (t_loop_create(&loop, pd))
 		t_bail("loopback QP pair");
@@ -767,8 +764,6 @@ int main(int argc, char **argv)
 	test_access();
 	test_attrs();
 
-	t_loop_destroy(&loop);
-	t_errno_is(ibv_dealloc_pd(pd), 0, "dealloc the PD: nothing left on it");
-	ibv_close_device(ctx);
+	t_dev_teardown(ctx, pd, &loop);
 	return t_done();
 }

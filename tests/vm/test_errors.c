@@ -386,10 +386,7 @@ int main(int argc, char **argv)
 {
 	require = argc > 1 && !strcmp(argv[1], "--require");
 	unsetenv("IBV_CONTIG_MR_ALLOC_TYPE");
-	ctx = t_open_device(NULL);
-	pd = ibv_alloc_pd(ctx);
-	if (!pd)
-		t_bail("ibv_alloc_pd: %s", strerror(errno));
+	t_dev_setup(NULL, &ctx, &pd, NULL);
 	check_support();
 	if (kt_raw_init(ctx))
 		t_bail("driver id");
@@ -401,7 +398,6 @@ int main(int argc, char **argv)
 	else
 		t_skip("memlock: needs root to drop CAP_IPC_LOCK");
 
-	t_errno_is(ibv_dealloc_pd(pd), 0, "dealloc the PD: nothing leaked");
-	ibv_close_device(ctx);
+	t_dev_teardown(ctx, pd, NULL);
 	return t_done();
 }

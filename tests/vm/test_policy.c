@@ -274,10 +274,7 @@ int main(int argc, char **argv)
 	unsetenv("IBV_CONTIG_MR_ALLOC_TYPE");
 	if (geteuid() != 0)
 		t_skip_all("needs root for the hugetlb pool");
-	ctx = t_open_device(NULL);
-	pd = ibv_alloc_pd(ctx);
-	if (!pd || t_loop_create(&loop, pd))
-		t_bail("PD and loopback QP pair");
+	t_dev_setup(NULL, &ctx, &pd, &loop);
 
 	mr = alloc_policy(4096, IBV_CONTIG_MR_POLICY_CONTIG);
 	have_method = mr != NULL;
@@ -297,8 +294,6 @@ int main(int argc, char **argv)
 	test_huge_1g();
 	test_fallback();
 
-	t_loop_destroy(&loop);
-	t_errno_is(ibv_dealloc_pd(pd), 0, "dealloc the PD: nothing leaked");
-	ibv_close_device(ctx);
+	t_dev_teardown(ctx, pd, &loop);
 	return t_done();
 }

@@ -101,10 +101,7 @@ int main(int argc, char **argv)
 		t_bail("usage: vm_threads [--require] [THREADS [ROUNDS]]");
 
 	unsetenv("IBV_CONTIG_MR_ALLOC_TYPE");
-	ctx = t_open_device(NULL);
-	pd = ibv_alloc_pd(ctx);
-	if (!pd)
-		t_bail("ibv_alloc_pd: %s", strerror(errno));
+	t_dev_setup(NULL, &ctx, &pd, NULL);
 	mr = ibv_alloc_contig_mr(pd, 4096, 0);
 	if (!mr && errno == EOPNOTSUPP && !require)
 		t_skip_all("kernel without UVERBS_OBJECT_CONTIG_BUF");
@@ -142,8 +139,7 @@ int main(int argc, char **argv)
 	}
 	t_ok(total == nthreads * rounds, "%u MRs in all", total);
 	t_free_mem_returned("after every thread", free0, tol_kb, 10);
-	t_errno_is(ibv_dealloc_pd(pd), 0, "dealloc the PD: nothing leaked");
-	ibv_close_device(ctx);
+	t_dev_teardown(ctx, pd, NULL);
 	free(w);
 	return t_done();
 }
