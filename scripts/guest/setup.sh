@@ -51,6 +51,12 @@ cmr_setup_pair() {
 		ip rule add pref 11 iif lo from 192.0.2.2 to 192.0.2.1 table 102 &&
 		ip rule add pref 100 table local &&
 		ip rule del pref 0 table local || return 1
+	# rdma_cm accepts a connection only when the route back to its source
+	# leaves through the device it came in on (cma.c:
+	# validate_ipv4_net_dev(), a lookup with that device as oif and no
+	# iif): without these, a client bound to the other address is refused.
+	ip rule add pref 12 oif cmr-v1 from 192.0.2.1 to 192.0.2.2 table 101 &&
+		ip rule add pref 13 oif cmr-v2 from 192.0.2.2 to 192.0.2.1 table 102 || return 1
 	for d in all cmr-v1 cmr-v2; do
 		sysctl -qw "net.ipv4.conf.$d.rp_filter=0" "net.ipv4.conf.$d.accept_local=1" || return 1
 	done
@@ -60,7 +66,18 @@ cmr_setup_pair() {
 	export CMR_RXE1=rxe1 CMR_RXE2=rxe2 CMR_IP1=192.0.2.1 CMR_IP2=192.0.2.2
 }
 
+# rxe sends the response to an RDMA READ as one burst, a packet per MTU
+# (1024 packets for 1 MiB), and veth hands each to the peer's backlog,
+# which drops what exceeds net.core.netdev_max_backlog (1000): the
+# requester then waits for its retry timer (measured: ucx_perftest's
+# rendezvous READs lost 2 packets and retried once per message, at a
+# fifth of the speed). Deep enough for the tests' messages of 8 MiB.
+cmr_setup_backlog() {
+	sysctl -qw net.core.netdev_max_backlog=32768
+}
+
 cmr_setup() {
+	[ "$1" = none ] || cmr_setup_backlog || return 1
 	case $1 in
 	none | loop | pair) "cmr_setup_$1" ;;
 	*) echo "unknown set-up '$1'" && return 1 ;;
