@@ -68,5 +68,5 @@ for side in srv cli; do
 	ok "preload $side: MR at $vaddr in region $addr ($mapped bytes): device pages of $page bytes, $entries entries"
 done
 with=$(bandwidth preload-cli) without=$(bandwidth plain-cli)
-note "ib_write_bw 4 MiB x 10: $with MB/s with the preload, $without without: ratio $(awk -v a="$with" -v b="$without" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }')"
+note "ib_write_bw 4 MiB x 10: $with MB/s with the preload, $without without: ratio $(ratio "$with" "$without")"
 ok "stock ib_write_bw ran with and without the preload"

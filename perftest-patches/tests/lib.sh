@@ -10,6 +10,8 @@ ok() { echo "ok - $*"; }
 skip() { echo "skip - $*"; exit 77; }
 T0=$(date +%s)
 note() { echo "# [$(($(date +%s) - T0)) s] $*"; }
+# ratio A B: A / B to two decimals, "n/a" when B is not above zero.
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 
 TMP=$(mktemp -d)
 PIDS=()

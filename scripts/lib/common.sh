@@ -16,6 +16,7 @@ CMR_PACKAGES=(
 	python3-pyverbs                  # rdma-core's own test suite (tests/peer)
 	ucx-utils                        # UCX over rxe (tests/stacks)
 	openmpi-bin libopenmpi-dev       # Open MPI over UCX (tests/stacks)
+	libfabric-bin libfabric-dev      # libfabric verbs (tests/stacks)
 	pandoc man-db                    # man pages
 	valgrind                         # leak checks of the library
 	python3 python3-ply python3-git   # benchmark reports; checkpatch's SPDX check

@@ -19,28 +19,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-/* The word at index j of message i: differs between messages and words. */
-static uint64_t pattern(int i, size_t j)
-{
-	return ((uint64_t)(i + 1) << 40) ^ (j * 0x9e3779b97f4a7c15ULL);
-}
-
-static void fill(uint64_t *w, size_t n, int i)
-{
-	size_t j;
-
-	for (j = 0; j < n; j++)
-		w[j] = pattern(i, j);
-}
-
-static size_t check(const uint64_t *w, size_t n, int i)
-{
-	size_t j, bad = 0;
-
-	for (j = 0; j < n; j++)
-		bad += w[j] != pattern(i, j);
-	return bad;
-}
+#include "words.h"
 
 static void report(int rank, const char *what, size_t size, int iters,
 		   double seconds, size_t bad)
@@ -93,7 +72,7 @@ int main(int argc, char **argv)
 
 	for (i = 0; i < iters; i++) {
 		if (!rank)
-			fill(buf, words, i);
+			words_fill(buf, words, i);
 		MPI_Barrier(MPI_COMM_WORLD);
 		t = MPI_Wtime();
 		if (!rank)
@@ -103,7 +82,7 @@ int main(int argc, char **argv)
 				 MPI_STATUS_IGNORE);
 		t_send += MPI_Wtime() - t;
 		if (rank)
-			bad_send += check(buf, words, i);
+			bad_send += words_check(buf, words, i);
 	}
 	report(rank, "send/recv", size, iters, t_send, bad_send);
 
@@ -111,7 +90,7 @@ int main(int argc, char **argv)
 		       MPI_COMM_WORLD, &win);
 	for (i = 0; i < iters; i++) {
 		if (!rank)
-			fill(buf, words, iters + i);
+			words_fill(buf, words, iters + i);
 		MPI_Win_fence(0, win);
 		t = MPI_Wtime();
 		if (!rank)
@@ -120,7 +99,7 @@ int main(int argc, char **argv)
 		MPI_Win_fence(0, win);
 		t_put += MPI_Wtime() - t;
 		if (rank)
-			bad_put += check(win_buf, words, iters + i);
+			bad_put += words_check(win_buf, words, iters + i);
 	}
 	MPI_Win_free(&win);
 	report(rank, "put", size, iters, t_put, bad_put);

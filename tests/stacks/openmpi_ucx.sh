@@ -69,5 +69,5 @@ grep -q 'contig-mr-alloc.*contiguous at' "$TMP/preload.out" || fail "preload: th
 bw() { awk -v w="$2" '$1 == "mpi_bw:" && $2 == w { for (i = 1; i < NF; i++) if ($(i + 1) == "MB/s,") print $i }' "$TMP/$1.out"; }
 for what in send/recv put; do
 	with=$(bw preload "$what") without=$(bw plain "$what")
-	note "$what $size B x $iters: $with MB/s with the preload, $without without: ratio $(awk -v a="$with" -v b="$without" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }')"
+	note "$what $size B x $iters: $with MB/s with the preload, $without without: ratio $(ratio "$with" "$without")"
 done

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# ucx_perftest (ucx-utils, UCX 1.13), tag_bw from rxe2 to rxe1 of the pair
+# ucx_perftest (ucx-utils, UCX 1.13), tag_bw (tag matching: eager, then
+# rendezvous by RDMA READ at this size) and ucp_put_bw (RDMA WRITE), from
+# rxe2 to rxe1 of the pair
 # set-up over UCX's RDMA transports only (UCX_TLS=rc_verbs,ud_verbs: RC for
 # the data, UD for the wire-up), without and then with the allocator
 # preload (contig-mr-run --min 1M), in the same run. For each run:
@@ -25,14 +27,15 @@ command -v ucx_perftest >/dev/null || fail "ucx_perftest not installed (ucx-util
 size=1048576 iters=10
 ucx=("UCX_TLS=rc_verbs,ud_verbs" UCX_IB_GID_INDEX=1 UCX_UD_VERBS_ETH_DGID_CHECK=n
      UCX_ALLOC_PRIO=heap)
-perf=(ucx_perftest -t tag_bw -s "$size" -n "$iters")
 
-# run LABEL [PREFIX...]: server on rxe1, client on rxe2, each as PREFIX
-# ucx_perftest; checks the wire and the result, records the MRs.
+# run LABEL TEST [PREFIX...]: server on rxe1, client on rxe2, each as PREFIX
+# ucx_perftest -t TEST; checks the wire and the result, records the MRs.
 run() {
-	local label=$1 spid cpid sent rcvd
-	shift
+	local label=$1 spid cpid sent rcvd retries perf
+	perf=(ucx_perftest -t "$2" -s "$size" -n "$iters")
+	shift 2
 	sent=$(link_counter "$CMR_RXE2" sent_pkts) rcvd=$(link_counter "$CMR_RXE1" rcvd_pkts)
+	retries=$(($(link_counter "$CMR_RXE1" completer_retry_err) + $(link_counter "$CMR_RXE2" completer_retry_err)))
 	next_port
 	start_server "$label-srv" env "${ucx[@]}" UCX_NET_DEVICES="$CMR_RXE1:1" "$@" "${perf[@]}" -p "$PORT"
 	spid=$SPID
@@ -45,18 +48,21 @@ run() {
 	wait "$spid" || { show "$label-srv"; fail "$label: the server failed"; }
 	grep -q '^Final:' "$TMP/$label-cli.out" || { show "$label-cli"; fail "$label: no result"; }
 	sent=$(($(link_counter "$CMR_RXE2" sent_pkts) - sent)) rcvd=$(($(link_counter "$CMR_RXE1" rcvd_pkts) - rcvd))
+	retries=$(($(link_counter "$CMR_RXE1" completer_retry_err) + $(link_counter "$CMR_RXE2" completer_retry_err) - retries))
+	note "$label: $retries retries of a request (completer_retry_err)"
 	[ "$sent" -ge $((size * iters / 4096)) ] && [ "$rcvd" -ge $((size * iters / 4096)) ] ||
 		fail "$label: $sent packets sent by $CMR_RXE2, $rcvd received by $CMR_RXE1 for $((size * iters)) bytes"
 	ok "$label: $((size * iters)) bytes from $CMR_RXE2 to $CMR_RXE1 ($sent packets sent, $rcvd received)"
 }
-
-run plain
-run preload "$RUN" --min 1M --verbose --
-for side in srv cli; do
-	grep -q 'contig-mr-alloc.*contiguous at' "$TMP/preload-$side.out" ||
-		{ show "preload-$side"; fail "preload $side: the preload served no region"; }
-	expect_pages "plain-$side" "preload-$side" "$size"
-done
 bw() { awk '$1 == "Final:" { print $7 }' "$TMP/$1-cli.out"; }
-with=$(bw preload) without=$(bw plain)
-note "tag_bw $size B x $iters: $with MB/s with the preload, $without without: ratio $(awk -v a="$with" -v b="$without" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }')"
+for t in tag_bw ucp_put_bw; do
+	run "plain-$t" "$t"
+	run "preload-$t" "$t" "$RUN" --min 1M --verbose --
+	for side in srv cli; do
+		grep -q 'contig-mr-alloc.*contiguous at' "$TMP/preload-$t-$side.out" ||
+			{ show "preload-$t-$side"; fail "preload $t $side: the preload served no region"; }
+		expect_pages "plain-$t-$side" "preload-$t-$side" "$size"
+	done
+	with=$(bw "preload-$t") without=$(bw "plain-$t")
+	note "$t $size B x $iters: $with MB/s with the preload, $without without: ratio $(ratio "$with" "$without")"
+done
