@@ -117,11 +117,14 @@ void *cmr_sys_mremap(void *old, size_t old_len, size_t new_len, int flags,
  * A new contiguous region of at least len bytes whose address is a
  * multiple of align, recorded as kind; *mapped is its length. NULL when
  * none can be had (errno set): the caller falls back or fails by the
- * policy. cmr_region_can_align() tells beforehand whether a buffer of len
- * bytes can have that alignment at all (if not, the request is glibc's).
+ * policy, and the failure is logged as the policy's outcome ("the call
+ * fails" on stderr under --on-fail fail), unless keeps_old says that the
+ * caller then keeps what it has (a shrinking realloc() under that policy).
+ * cmr_region_can_align() tells beforehand whether a buffer of len bytes can
+ * have that alignment at all (if not, the request is glibc's).
  */
 bool cmr_region_can_align(size_t len, size_t align);
 void *cmr_region_new(size_t len, size_t align, enum cmr_region_kind kind,
-		     size_t *mapped);
+		     bool keeps_old, size_t *mapped);
 
 #endif /* CMR_ALLOC_H */

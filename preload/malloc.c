@@ -36,17 +36,25 @@ static bool serve(size_t size)
 /*
  * A contiguous region for size bytes: the address, or NULL. *decided is
  * false when the caller is to use glibc instead (the fallback policy).
+ * keeps_old: the caller keeps its block when there is none (see
+ * cmr_region_new()).
  */
-static void *big(size_t size, size_t align, bool *decided)
+static void *big_for(size_t size, size_t align, bool keeps_old,
+		     bool *decided)
 {
 	size_t mapped;
 	void *p;
 
-	p = cmr_region_new(size, align, CMR_REGION_MALLOC, &mapped);
+	p = cmr_region_new(size, align, CMR_REGION_MALLOC, keeps_old, &mapped);
 	*decided = p || cmr_alloc_cfg.on_fail == CMR_ALLOC_FAIL;
 	if (!p && *decided)
 		errno = ENOMEM;
 	return p;
+}
+
+static void *big(size_t size, size_t align, bool *decided)
+{
+	return big_for(size, align, false, decided);
 }
 
 /* glibc's malloc_usable_size(), for its own chunks. */
@@ -121,14 +129,17 @@ CMR_ALLOC_EXPORT void *calloc(size_t n, size_t size)
 	return __libc_calloc(n, size);
 }
 
-/* Move len bytes of p (which the caller then frees) into a new block. */
+/*
+ * Move len bytes of p (which the caller then frees) into a new block; when
+ * shrinking, the caller keeps p if there is no new one.
+ */
 static void *moved(const void *p, size_t len, size_t size)
 {
 	bool decided = false;
 	void *q = NULL;
 
 	if (serve(size))
-		q = big(size, 1, &decided);
+		q = big_for(size, 1, size <= len, &decided);
 	if (!decided)
 		q = __libc_malloc(size);
 	if (q)

@@ -40,7 +40,7 @@ static void *new_mapping(size_t len, int flags)
 	size_t mapped;
 	void *p;
 
-	p = cmr_region_new(len, 1, CMR_REGION_MMAP, &mapped);
+	p = cmr_region_new(len, 1, CMR_REGION_MMAP, false, &mapped);
 	if (p || cmr_alloc_cfg.on_fail == CMR_ALLOC_FAIL) {
 		if (!p)
 			errno = ENOMEM;

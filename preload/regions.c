@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -331,29 +332,45 @@ bool cmr_region_can_align(size_t len, size_t align)
 	return align <= a;
 }
 
-void *cmr_region_new(size_t len, size_t align, enum cmr_region_kind kind,
-		     size_t *mapped)
+/* Why there is no region, as the policy makes it end. */
+static void region_failed(size_t len, bool keeps_old, const char *why)
 {
+	/* With --on-fail fail the program sees only ENOMEM: say why. */
+	if (cmr_alloc_cfg.on_fail == CMR_ALLOC_FAIL && keeps_old)
+		cmr_alloc_log("%zu bytes: no contiguous memory (%s): the "
+			      "region stays as it is", len, why);
+	else if (cmr_alloc_cfg.on_fail == CMR_ALLOC_FAIL)
+		cmr_alloc_warn("error: %zu bytes: no contiguous memory (%s): "
+			       "the call fails", len, why);
+	else
+		cmr_alloc_log("%zu bytes: no contiguous memory (%s): ordinary "
+			      "memory instead", len, why);
+}
+
+void *cmr_region_new(size_t len, size_t align, enum cmr_region_kind kind,
+		     bool keeps_old, size_t *mapped)
+{
+	char why[64];
 	void *p;
 
 	p = cmr_contig_get(len, mapped);
 	if (!p) {
 		int err = errno;
 
-		/* With --on-fail fail the program sees only ENOMEM: say why. */
-		if (cmr_alloc_cfg.on_fail == CMR_ALLOC_FAIL)
-			cmr_alloc_warn("error: %zu bytes: no contiguous memory "
-				       "(%s): the call fails", len,
-				       strerror(err));
-		else
-			cmr_alloc_log("%zu bytes: no contiguous memory (%s): "
-				      "ordinary memory instead", len,
-				      strerror(err));
+		region_failed(len, keeps_old, strerror(err));
 		errno = err;
 		return NULL;
 	}
 	/* The kernel may align less than the size where no window is free. */
-	if ((uintptr_t)p % align || cmr_region_add(p, *mapped, kind)) {
+	if ((uintptr_t)p % align) {
+		snprintf(why, sizeof(why), "none aligned to %zu bytes", align);
+		region_failed(len, keeps_old, why);
+		cmr_sys_munmap(p, *mapped);
+		errno = ENOMEM;
+		return NULL;
+	}
+	if (cmr_region_add(p, *mapped, kind)) {
+		region_failed(len, keeps_old, "the region table is full");
 		cmr_sys_munmap(p, *mapped);
 		errno = ENOMEM;
 		return NULL;

@@ -479,6 +479,12 @@ static int exhaust(const char *policy, size_t min)
 	if (t_become_nobody() || setrlimit(RLIMIT_MEMLOCK, &lim))
 		return 10;
 	if (!strcmp(policy, "fail")) {
+		/* The preload's stderr, to see which call it says fails. */
+		FILE *log = tmpfile();
+		char line[256] = "";
+
+		if (!log || dup2(fileno(log), STDERR_FILENO) < 0)
+			return 18;
 		/* Full with one region; shrinking it must not fail. */
 		p[0] = malloc(2 * min);
 		if (!p[0] || !in_contig_mapping(p[0]))
@@ -487,10 +493,16 @@ static int exhaust(const char *policy, size_t min)
 		q = realloc(p[0], min);
 		if (q != p[0] || t_check(q, min, 12, 0) >= 0)
 			return 12;
+		if (ftell(log) != 0)
+			return 19;	/* it said a call failed that did not */
 		errno = 0;
 		p[1] = malloc(min);
 		if (p[1] || errno != ENOMEM)
 			return 13;
+		rewind(log);
+		if (!fgets(line, sizeof(line), log) ||
+		    !strstr(line, "error: ") || !strstr(line, "the call fails"))
+			return 21;
 		free(q);
 		p[1] = malloc(min);
 		return p[1] && in_contig_mapping(p[1]) ? 0 : 14;
@@ -528,8 +540,8 @@ static void test_exhaust(const char *policy)
 	     "out of locked memory, policy %s: %s (exit status %d)", policy,
 	     strcmp(policy, "fail") ? "ordinary memory, contiguous again "
 				      "after free" :
-				      "a shrinking realloc kept, then NULL, "
-				      "ENOMEM",
+				      "a shrinking realloc kept silently, "
+				      "then NULL, ENOMEM and its error line",
 	     WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 }
 
