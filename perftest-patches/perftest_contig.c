@@ -58,21 +58,28 @@ static bool known_tool(const char *tool)
 
 /*
  * perftest's device, when argv names one (-d NAME, -dNAME, --ib-dev NAME,
- * --ib-dev=NAME): the preload allocates through the same device. NULL:
- * both take the first device.
+ * --ib-dev=NAME, or a prefix of --ib-dev that getopt_long() takes for it,
+ * from --ib-d on: --ib alone is also --ib-port's): the preload allocates
+ * through the same device. NULL: both take the first device. A -d inside
+ * a cluster of short options (-ad NAME) is not found; the memory then
+ * comes through the first device, which serves any device's MRs alike.
  */
 static const char *device_arg(int argc, char **argv)
 {
 	const char *dev = NULL;
+	size_t len;
 	int i;
 
 	for (i = 1; i < argc && strcmp(argv[i], "--"); i++) {
-		if (!strcmp(argv[i], "-d") || !strcmp(argv[i], "--ib-dev"))
+		len = strcspn(argv[i], "=");
+		if (!strcmp(argv[i], "-d"))
 			dev = i + 1 < argc ? argv[++i] : NULL;
-		else if (!strncmp(argv[i], "--ib-dev=", 9))
-			dev = argv[i] + 9;
 		else if (!strncmp(argv[i], "-d", 2) && argv[i][2] != '-')
 			dev = argv[i] + 2;
+		else if (len >= 6 && len <= 8 &&
+			 !strncmp(argv[i], "--ib-dev", len))
+			dev = argv[i][len] ? argv[i] + len + 1 :
+			      i + 1 < argc ? argv[++i] : NULL;
 	}
 	return dev;
 }
