@@ -11,10 +11,8 @@
 # page cache the group's reclaim takes back as it nears memory.max; each
 # bound leaves 1-2 MiB for the rest of the kernel's own memory moving.
 RUN=${1:?usage: $0 CONTIG_MR_RUN}
-n=0 failed=0
-ok() { n=$((n + 1)); echo "ok $n - $*"; }
-notok() { n=$((n + 1)); failed=1; echo "not ok $n - $*"; }
-show() { sed 's/^/#   /' "$1"; }
+# shellcheck source=tap.sh
+. "$(dirname "$0")/tap.sh"
 [ -n "${CMR_RXE:-}" ] || { echo "1..0 # SKIP needs the loop set-up (CMR_RXE)"; exit 77; }
 root=/sys/fs/cgroup
 grep -qw memory "$root/cgroup.controllers" 2>/dev/null ||
@@ -97,5 +95,4 @@ again=$(val again 2)
 [ "${again:-0}" -ge $((63 * mib)) ] && [ "$(val again 3)" = 1 ] &&
 	ok "the room then serves a 64 MiB region: kernel memory +$((again / 1024)) KiB" ||
 	notok "after free, 64 MiB: kernel memory +${again:-?} bytes, $(val again 3) region(s)"
-echo "1..$n"
-exit $failed
+tap_end

@@ -9,10 +9,8 @@
 # exchange (with -c, whose check reads one byte a page) must complete.
 # Every command runs under a timeout: a deadlock fails, it does not hang.
 RUN=${1:?usage: $0 CONTIG_MR_RUN}
-n=0 failed=0
-ok() { n=$((n + 1)); echo "ok $n - $*"; }
-notok() { n=$((n + 1)); failed=1; echo "not ok $n - $*"; }
-show() { sed 's/^/#   /' "$1"; }
+# shellcheck source=tap.sh
+. "$(dirname "$0")/tap.sh"
 [ -n "${CMR_RXE:-}" ] || { echo "1..0 # SKIP needs the loop set-up (CMR_RXE)"; exit 77; }
 tmp=$(mktemp -d) && trap 'rm -rf "$tmp"' EXIT
 echo "TAP version 13"
@@ -59,5 +57,4 @@ for side in srv cli; do
 		notok "$side: no contiguous region of $size bytes"
 	fi
 done
-echo "1..$n"
-exit $failed
+tap_end

@@ -101,8 +101,10 @@ void t_dev_setup(const char *name, struct ibv_context **ctx,
 		 struct ibv_pd **pd, struct t_loop *loop);
 
 /*
- * Undoes t_dev_setup() (loop as given to it). Deallocating the PD is a
- * test point: it fails (EBUSY) while the test left an MR or a buffer on it.
+ * Undoes t_dev_setup(); loop, when not NULL, is a pair on pd to destroy
+ * first, whether t_dev_setup() or the test created it. Deallocating the PD
+ * is a test point: it fails (EBUSY) while the test left an MR or a buffer
+ * on it.
  */
 void t_dev_teardown(struct ibv_context *ctx, struct ibv_pd *pd,
 		    struct t_loop *loop);

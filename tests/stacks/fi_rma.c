@@ -31,7 +31,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <rdma/fabric.h>
@@ -81,18 +80,10 @@ struct side {
 		}							\
 	} while (0)
 
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* One completion of the CQ, waited for up to TIMEOUT_MS; exits on error. */
 static void cq_wait(struct side *s, const char *what)
 {
-	double deadline = now() + TIMEOUT_MS / 1000.0;
+	double deadline = t_now() + TIMEOUT_MS / 1000.0;
 	struct fi_cq_err_entry err;
 	struct fi_cq_entry e;
 	ssize_t n;
@@ -115,7 +106,7 @@ static void cq_wait(struct side *s, const char *what)
 				fi_strerror((int)-n));
 			exit(1);
 		}
-		if (now() > deadline) {
+		if (t_now() > deadline) {
 			fprintf(stderr, "fi_rma: %s: no completion in %d ms\n",
 				what, TIMEOUT_MS);
 			exit(1);
@@ -260,23 +251,23 @@ static void run_client(struct side *s)
 
 	for (i = 0; i < s->iters; i++) {
 		memset(s->data, 0, s->size);
-		t = now();
+		t = t_now();
 		CHECK(fi_read(s->ep, s->data, s->size, fi_mr_desc(s->data_mr),
 			      0, raddr, rkey, NULL));
 		cq_wait(s, "fi_read");
-		t_read += now() - t;
+		t_read += t_now() - t;
 		bad += words_check(s->data, s->size / 8, 0);
 	}
 	report("read", s, t_read, bad);
 
 	words_fill(s->data, s->size / 8, 1);
-	t = now();
+	t = t_now();
 	for (i = 0; i < s->iters; i++) {
 		CHECK(fi_write(s->ep, s->data, s->size, fi_mr_desc(s->data_mr),
 			       0, raddr, rkey, NULL));
 		cq_wait(s, "fi_write");
 	}
-	t_write = now() - t;
+	t_write = t_now() - t;
 	/* A send after the writes: RC delivers it after their data. */
 	exchange(s);
 	report("write", s, t_write, s->ctrl[0].wrong);
