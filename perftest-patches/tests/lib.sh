@@ -12,6 +12,12 @@ T0=$(date +%s)
 note() { echo "# [$(($(date +%s) - T0)) s] $*"; }
 # ratio A B: A / B to two decimals, "n/a" when B is not above zero.
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+# record_bw TEST BACKING BYTES ITERATIONS MB/S: a bandwidth, as a CSV row
+# into $CMR_STACK_CSV when the benchmark (bench/guest/stacks.sh) set it;
+# a bandwidth the program did not report is left out.
+record_bw() {
+	[ -z "${CMR_STACK_CSV:-}" ] || [ -z "$5" ] || echo "$1,$2,$3,$4,$5" >>"$CMR_STACK_CSV"
+}
 
 TMP=$(mktemp -d)
 PIDS=()
@@ -113,8 +119,21 @@ mr_record() {
 	[ -x "$RDMA_MR" ] || { echo "# no cmr-rdma-mr tool given (second argument)" >&2; return 2; }
 	"$RDMA_MR" rkey "$1"
 }
-# link_counter DEV COUNTER: a counter of DEV's port 1 (rdma statistic).
-link_counter() { rdma statistic show link "$1/1" | awk -v c="$2" '{ for (i = 1; i < NF; i++) if ($i == c) print $(i + 1) }'; }
+# counter VAR DEV COUNTER [SINCE]: sets VAR to COUNTER of DEV's port 1
+# (rdma statistic), less SINCE; fails the test if DEV has no such counter.
+counter() {
+	local _v
+	_v=$(rdma statistic show link "$2/1" | awk -v c="$3" '{ for (i = 1; i < NF; i++) if ($i == c) print $(i + 1) }')
+	[[ $_v =~ ^[0-9]+$ ]] || fail "$2: no counter $3 in 'rdma statistic show link $2/1'"
+	printf -v "$1" %s $((_v - ${4:-0}))
+}
+# port_mtu DEV: the active MTU of DEV's port 1 in bytes, the most payload
+# one packet carries; status 1 when ibv_devinfo shows none.
+port_mtu() {
+	local m
+	m=$(ibv_devinfo -d "$1" -i 1 | awk '$1 == "active_mtu:" { print $2 }')
+	[[ $m =~ ^[0-9]+$ ]] && echo "$m"
+}
 # mrs_of NAME PID MIN MAX: the records of PID's MRs of MIN to MAX bytes,
 # into $TMP/NAME.mrs, once PID has registered one (at most 60 s).
 mrs_of() {

@@ -4,8 +4,8 @@
  * an RC QP connected by rdma_cm), between a server and a client that each
  * bind their own address, so that each uses the rxe device of that address.
  *
- *   fi_rma -a SRC_IP -p PORT [-S SIZE] [-n ITERS]            (server)
- *   fi_rma -a SRC_IP -p PORT [-S SIZE] [-n ITERS] SERVER_IP  (client)
+ *   fi_rma -a SRC_IP -p PORT [-S SIZE] [-n ITERS] [-w SECS]            (server)
+ *   fi_rma -a SRC_IP -p PORT [-S SIZE] [-n ITERS] [-w SECS] SERVER_IP  (client)
  *
  * libfabric-bin's only traffic tool, fi_pingpong, cannot name its source
  * address, and with both addresses of the pair set-up local to one host
@@ -15,18 +15,24 @@
  * Each side malloc()s a data buffer of SIZE bytes (what backs it is up to
  * the allocator: tests/stacks/libfabric.sh runs this with and without the
  * contig-mr preload) and registers it with fi_mr_reg(). The server fills
- * its buffer and sends the client its address and key; the client reads
- * it ITERS times with fi_read() and checks every word, then fills its own
- * buffer with another pattern and writes it into the server's ITERS times
- * with fi_write(), and tells the server, which checks every word and
- * sends back how many were wrong. Both print their buffer's address (to
- * find its MR) and the client the bandwidth of each part, timed over the
- * transfers alone. Exit status 0 when every word was right.
+ * its buffer and answers the client's first message with its address and
+ * key; the client reads it ITERS times with fi_read() and checks every
+ * word, then ITERS times fills its own buffer with a pattern of that
+ * write's own, writes it into the server's with fi_write() and tells the
+ * server which pattern to expect; the server checks every word and
+ * answers how many were wrong. Every message answers one of the peer's,
+ * and each side posts the receive for the answer before it sends, so no
+ * message finds no receive. Both print their buffer's address (to find
+ * its MR) and the client the bandwidth of each part, timed over the
+ * transfers alone. With -w, each side keeps its MRs at the end until it
+ * gets SIGUSR1 or SECS pass, so that a test can see them however fast
+ * the transfers were. Exit status 0 when every word was right.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,10 +55,11 @@
 
 /* What the sides tell each other, by fi_send() into a posted fi_recv(). */
 struct ctrl {
-	uint64_t addr;		/* the data buffer (FI_MR_VIRT_ADDR) */
+	uint64_t addr;		/* the server's data buffer (FI_MR_VIRT_ADDR) */
 	uint64_t key;
 	uint64_t len;
-	uint64_t wrong;		/* the server's count, in its last message */
+	uint64_t pattern;	/* the client's: what it wrote */
+	uint64_t wrong;		/* the server's: words not of that pattern */
 };
 
 struct side {
@@ -68,6 +75,7 @@ struct side {
 	struct ctrl *ctrl;	/* [0] received into, [1] sent from */
 	size_t size;
 	int iters;
+	int hold_secs;		/* -w */
 };
 
 #define CHECK(call)							\
@@ -80,38 +88,37 @@ struct side {
 		}							\
 	} while (0)
 
-/* One completion of the CQ, waited for up to TIMEOUT_MS; exits on error. */
+/*
+ * One completion of the CQ, waited for up to TIMEOUT_MS; exits on error.
+ * The wait sleeps (the CQ has a wait object) rather than polls, so that
+ * the two sides on the same two CPUs do not take them from rxe's tasks.
+ */
 static void cq_wait(struct side *s, const char *what)
 {
-	double deadline = t_now() + TIMEOUT_MS / 1000.0;
 	struct fi_cq_err_entry err;
 	struct fi_cq_entry e;
 	ssize_t n;
 
-	for (;;) {
-		n = fi_cq_read(s->cq, &e, 1);
-		if (n == 1)
-			return;
-		if (n == -FI_EAVAIL) {
-			memset(&err, 0, sizeof(err));
-			fi_cq_readerr(s->cq, &err, 0);
-			fprintf(stderr, "fi_rma: %s: completion error %s (%s)\n",
-				what, fi_strerror(err.err),
-				fi_cq_strerror(s->cq, err.prov_errno,
-					       err.err_data, NULL, 0));
-			exit(1);
-		}
-		if (n != -FI_EAGAIN) {
-			fprintf(stderr, "fi_rma: %s: fi_cq_read: %s\n", what,
-				fi_strerror((int)-n));
-			exit(1);
-		}
-		if (t_now() > deadline) {
-			fprintf(stderr, "fi_rma: %s: no completion in %d ms\n",
-				what, TIMEOUT_MS);
-			exit(1);
-		}
+	do
+		n = fi_cq_sread(s->cq, &e, 1, NULL, TIMEOUT_MS);
+	while (n == -FI_EINTR);
+	if (n == 1)
+		return;
+	if (n == -FI_EAVAIL) {
+		memset(&err, 0, sizeof(err));
+		fi_cq_readerr(s->cq, &err, 0);
+		fprintf(stderr, "fi_rma: %s: completion error %s (%s)\n",
+			what, fi_strerror(err.err),
+			fi_cq_strerror(s->cq, err.prov_errno, err.err_data,
+				       NULL, 0));
+	} else if (n == -FI_EAGAIN) {
+		fprintf(stderr, "fi_rma: %s: no completion in %d ms\n", what,
+			TIMEOUT_MS);
+	} else {
+		fprintf(stderr, "fi_rma: %s: fi_cq_sread: %s\n", what,
+			fi_strerror((int)-n));
 	}
+	exit(1);
 }
 
 /* The next connection-manager event, which must be want. */
@@ -146,13 +153,56 @@ static void post_recv(struct side *s)
 		      fi_mr_desc(s->ctrl_mr), 0, NULL));
 }
 
-/* Send ctrl[1] and wait for its completion and for the peer's message. */
-static void exchange(struct side *s)
+static void send_ctrl(struct side *s)
 {
 	CHECK(fi_send(s->ep, &s->ctrl[1], sizeof(s->ctrl[1]),
 		      fi_mr_desc(s->ctrl_mr), 0, NULL));
-	cq_wait(s, "send and receive");
-	cq_wait(s, "send and receive");
+}
+
+/* The client: send ctrl[1], and wait for the send and for the answer. */
+static struct ctrl request(struct side *s, const char *what)
+{
+	post_recv(s);
+	send_ctrl(s);
+	cq_wait(s, what);
+	cq_wait(s, what);
+	return s->ctrl[0];
+}
+
+/*
+ * The server: the client's next message (into the receive posted before
+ * the last answer), with the receive for the one after posted.
+ */
+static struct ctrl next_request(struct side *s, const char *what)
+{
+	struct ctrl msg;
+
+	cq_wait(s, what);
+	msg = s->ctrl[0];
+	post_recv(s);
+	return msg;
+}
+
+/* The server: answer with ctrl[1], once it has gone. */
+static void answer(struct side *s)
+{
+	send_ctrl(s);
+	cq_wait(s, "answer");
+}
+
+/* With -w: keep everything until SIGUSR1 (blocked since main()) or
+ * hold_secs. */
+static void hold(struct side *s)
+{
+	struct timespec ts = { .tv_sec = s->hold_secs };
+	sigset_t usr1;
+
+	if (!s->hold_secs)
+		return;
+	sigemptyset(&usr1);
+	sigaddset(&usr1, SIGUSR1);
+	while (sigtimedwait(&usr1, NULL, &ts) < 0 && errno == EINTR)
+		;
 }
 
 /* Domain, buffers, CQ and endpoint on info; the endpoint enabled. */
@@ -160,7 +210,7 @@ static void open_endpoint(struct side *s, struct fi_info *info)
 {
 	struct fi_cq_attr cq_attr = {
 		.size = 16, .format = FI_CQ_FORMAT_CONTEXT,
-		.wait_obj = FI_WAIT_NONE,
+		.wait_obj = FI_WAIT_UNSPEC,
 	};
 	uint64_t access = FI_READ | FI_WRITE | FI_REMOTE_READ |
 			  FI_REMOTE_WRITE | FI_SEND | FI_RECV;
@@ -183,12 +233,14 @@ static void open_endpoint(struct side *s, struct fi_info *info)
 	CHECK(fi_ep_bind(s->ep, &s->eq->fid, 0));
 	CHECK(fi_ep_bind(s->ep, &s->cq->fid, FI_TRANSMIT | FI_RECV));
 	CHECK(fi_enable(s->ep));
-	post_recv(s);
 }
 
 static void run_server(struct side *s)
 {
+	uint64_t wrong = 0;
 	struct fi_info *conn;
+	struct ctrl msg;
+	int i;
 
 	CHECK(fi_passive_ep(s->fabric, s->info, &s->pep, NULL));
 	CHECK(fi_pep_bind(s->pep, &s->eq->fid, 0));
@@ -197,25 +249,31 @@ static void run_server(struct side *s)
 	fflush(stdout);
 	conn = eq_wait(s, FI_CONNREQ);
 	open_endpoint(s, conn);
+	post_recv(s);
 	CHECK(fi_accept(s->ep, NULL, 0));
 	eq_wait(s, FI_CONNECTED);
 	fi_freeinfo(conn);
 
 	words_fill(s->data, s->size / 8, 0);
-	s->ctrl[1] = (struct ctrl){ (uintptr_t)s->data,
-				    fi_mr_key(s->data_mr), s->size, 0 };
-	exchange(s);		/* the client has read it when it answers */
-	post_recv(s);
-	s->ctrl[1] = (struct ctrl){ 0 };
-	cq_wait(s, "the client's end of writing");	/* its "written" */
-	s->ctrl[1].wrong = words_check(s->data, s->size / 8, 1);
+	next_request(s, "the client's first message");
+	s->ctrl[1] = (struct ctrl){ .addr = (uintptr_t)s->data,
+				    .key = fi_mr_key(s->data_mr),
+				    .len = s->size };
+	answer(s);
+	for (i = 0; i < s->iters; i++) {
+		msg = next_request(s, "the client's end of a write");
+		s->ctrl[1] = (struct ctrl){ .pattern = msg.pattern };
+		s->ctrl[1].wrong = words_check(s->data, s->size / 8,
+					       (int)msg.pattern);
+		wrong += s->ctrl[1].wrong;
+		answer(s);
+	}
 	printf("fi_rma: written to: %zu words checked, %" PRIu64 " wrong\n",
-	       s->size / 8, s->ctrl[1].wrong);
-	CHECK(fi_send(s->ep, &s->ctrl[1], sizeof(s->ctrl[1]),
-		      fi_mr_desc(s->ctrl_mr), 0, NULL));
-	cq_wait(s, "send");
+	       s->size / 8 * (size_t)s->iters, wrong);
+	fflush(stdout);
+	hold(s);
 	eq_wait(s, FI_SHUTDOWN);
-	exit(s->ctrl[1].wrong ? 1 : 0);
+	exit(wrong ? 1 : 0);
 }
 
 static void report(const char *what, struct side *s, double secs,
@@ -229,9 +287,10 @@ static void report(const char *what, struct side *s, double secs,
 
 static void run_client(struct side *s)
 {
-	uint64_t raddr, rkey;
+	uint64_t raddr, rkey, wrong = 0;
 	size_t bad = 0;
-	double t, t_read = 0, t_write;
+	double t, t_read = 0, t_write = 0;
+	struct ctrl msg;
 	int i;
 
 	open_endpoint(s, s->info);
@@ -239,15 +298,14 @@ static void run_client(struct side *s)
 	eq_wait(s, FI_CONNECTED);
 
 	s->ctrl[1] = (struct ctrl){ 0 };
-	exchange(s);
-	raddr = s->ctrl[0].addr;
-	rkey = s->ctrl[0].key;
-	if (s->ctrl[0].len != s->size) {
+	msg = request(s, "the server's buffer");
+	raddr = msg.addr;
+	rkey = msg.key;
+	if (msg.len != s->size) {
 		fprintf(stderr, "fi_rma: the server's buffer is %" PRIu64
-			" bytes, not %zu\n", s->ctrl[0].len, s->size);
+			" bytes, not %zu\n", msg.len, s->size);
 		exit(1);
 	}
-	post_recv(s);
 
 	for (i = 0; i < s->iters; i++) {
 		memset(s->data, 0, s->size);
@@ -260,26 +318,34 @@ static void run_client(struct side *s)
 	}
 	report("read", s, t_read, bad);
 
-	words_fill(s->data, s->size / 8, 1);
-	t = t_now();
 	for (i = 0; i < s->iters; i++) {
+		words_fill(s->data, s->size / 8, 1 + i);
+		t = t_now();
 		CHECK(fi_write(s->ep, s->data, s->size, fi_mr_desc(s->data_mr),
 			       0, raddr, rkey, NULL));
 		cq_wait(s, "fi_write");
+		t_write += t_now() - t;
+		/* A send after the write: RC delivers it after its data. */
+		s->ctrl[1] = (struct ctrl){ .pattern = 1 + i };
+		msg = request(s, "the server's check of a write");
+		if (msg.pattern != (uint64_t)(1 + i)) {
+			fprintf(stderr, "fi_rma: the server checked pattern %"
+				PRIu64 ", not %d\n", msg.pattern, 1 + i);
+			exit(1);
+		}
+		wrong += msg.wrong;
 	}
-	t_write = t_now() - t;
-	/* A send after the writes: RC delivers it after their data. */
-	exchange(s);
-	report("write", s, t_write, s->ctrl[0].wrong);
+	report("write", s, t_write, wrong);
 	fflush(stdout);
+	hold(s);
 	fi_shutdown(s->ep, 0);
-	exit(bad || s->ctrl[0].wrong ? 1 : 0);
+	exit(bad || wrong ? 1 : 0);
 }
 
 static int usage(void)
 {
 	fprintf(stderr, "usage: fi_rma -a SRC_IP -p PORT [-S SIZE] [-n ITERS] "
-			"[SERVER_IP]\n");
+			"[-w SECS] [SERVER_IP]\n");
 	return 2;
 }
 
@@ -290,10 +356,11 @@ int main(int argc, char **argv)
 	struct side s = { .size = 8 << 20, .iters = 4 };
 	struct sockaddr_in sin = { .sin_family = AF_INET };
 	struct fi_info *hints;
+	sigset_t usr1;
 	uint64_t size;
 	int opt;
 
-	while ((opt = getopt(argc, argv, "a:p:S:n:")) != -1) {
+	while ((opt = getopt(argc, argv, "a:p:S:n:w:")) != -1) {
 		switch (opt) {
 		case 'a':
 			src = optarg;
@@ -310,6 +377,11 @@ int main(int argc, char **argv)
 		case 'n':
 			s.iters = atoi(optarg);
 			break;
+		case 'w':
+			s.hold_secs = atoi(optarg);
+			if (s.hold_secs <= 0)
+				return usage();
+			break;
 		default:
 			return usage();
 		}
@@ -317,6 +389,10 @@ int main(int argc, char **argv)
 	if (!src || !port || s.iters <= 0 || argc - optind > 1 ||
 	    inet_pton(AF_INET, src, &sin.sin_addr) != 1)
 		return usage();
+	/* Before any thread starts: a SIGUSR1 that comes early waits. */
+	sigemptyset(&usr1);
+	sigaddset(&usr1, SIGUSR1);
+	sigprocmask(SIG_BLOCK, &usr1, NULL);
 
 	hints = fi_allocinfo();
 	if (!hints)

@@ -8,10 +8,11 @@
 #  - both sides exit 0 and no word was wrong;
 #  - each side ran on the device of its own address (the provider's
 #    domain), and the data crossed the veth both ways: rxe1 sent and rxe2
-#    received a packet per 4 KiB read, rxe2 sent and rxe1 received one per
-#    4 KiB written;
+#    received a packet per MTU read, rxe2 sent and rxe1 received one per
+#    MTU written;
 #  - the MR of each side's data buffer, as `rdma resource show mr -dd`
-#    lists it while the program runs: 2 MiB pages at best without the
+#    lists it while the program runs (each side holds its MRs at the end
+#    until the MRs were seen, fi_rma -w): 2 MiB pages at best without the
 #    preload, one device page of at least SIZE with it, and with it the
 #    buffer lies in a region the preload served;
 #  - the bandwidths; their ratios are printed, not judged (TCG).
@@ -24,8 +25,9 @@ RUN=${1:?usage: $0 CONTIG_MR_RUN CMR_RDMA_MR FI_RMA}
 . "$T/../../perftest-patches/tests/lib.sh" /usr/bin "${2:?usage: $0 CONTIG_MR_RUN CMR_RDMA_MR FI_RMA}"
 PROG=${3:?usage: $0 CONTIG_MR_RUN CMR_RDMA_MR FI_RMA}
 [ -n "${CMR_RXE1:-}" ] || skip "needs the pair set-up (CMR_RXE1, CMR_RXE2)"
-size=$((8 << 20)) iters=4
-per=$((size * iters / 4096))
+size=$((8 << 20)) iters=${CMR_STACK_ITERS:-4}
+mtu=$(port_mtu "$CMR_RXE1") || fail "$CMR_RXE1: no active_mtu in ibv_devinfo"
+per=$((size * iters / mtu))
 
 # printed NAME FIELD: the pid (FIELD 3) or the data buffer's address
 # (FIELD 5) that NAME printed, once it has.
@@ -42,22 +44,24 @@ expect_domain() {
 
 # run LABEL [PREFIX...]: server on rxe1, client on rxe2, each as PREFIX fi_rma.
 run() {
-	local label=$1 spid cpid c1s c2r c2s c1r side pid
+	local label=$1 spid cpid c1s c2r c2s c1r side pid held=()
 	shift
-	c1s=$(link_counter "$CMR_RXE1" sent_pkts) c2r=$(link_counter "$CMR_RXE2" rcvd_pkts)
-	c2s=$(link_counter "$CMR_RXE2" sent_pkts) c1r=$(link_counter "$CMR_RXE1" rcvd_pkts)
+	counter c1s "$CMR_RXE1" sent_pkts && counter c2r "$CMR_RXE2" rcvd_pkts
+	counter c2s "$CMR_RXE2" sent_pkts && counter c1r "$CMR_RXE1" rcvd_pkts
 	next_port
-	start_server "$label-srv" timeout 300 "$@" "$PROG" -a "$CMR_IP1" -p "$PORT" -S "$size" -n "$iters"
+	start_server "$label-srv" timeout 300 "$@" "$PROG" -a "$CMR_IP1" -p "$PORT" -S "$size" -n "$iters" -w 120
 	spid=$SPID
 	wait_for "$TMP/$label-srv.out" '^fi_rma: listening' 60 ||
 		{ show "$label-srv"; fail "$label: the server does not listen"; }
-	start_client "$label-cli" timeout 300 "$@" "$PROG" -a "$CMR_IP2" -p "$PORT" -S "$size" -n "$iters" "$CMR_IP1"
+	start_client "$label-cli" timeout 300 "$@" "$PROG" -a "$CMR_IP2" -p "$PORT" -S "$size" -n "$iters" -w 120 "$CMR_IP1"
 	cpid=$CPID
 	for side in srv cli; do
 		pid=$(printed "$label-$side" 3) || { show "$label-$side"; fail "$label $side: no buffer"; }
 		mrs_of "$label-$side" "$pid" "$size" "$size" ||
 			{ show "$label-$side"; fail "$label $side: no MR of $size bytes"; }
+		held+=("$pid")
 	done
+	kill -USR1 "${held[@]}"
 	wait "$cpid" || { show "$label-cli"; show "$label-srv"; fail "$label: the client failed"; }
 	wait "$spid" || { show "$label-srv"; fail "$label: the server failed"; }
 	expect_domain "$label-srv" "$CMR_RXE1"
@@ -65,10 +69,10 @@ run() {
 	[ "$(grep -c '^fi_rma: \(read\|write\) .* words checked, 0 wrong$' "$TMP/$label-cli.out")" = 2 ] ||
 		{ show "$label-cli"; fail "$label: no clean result for read and write"; }
 	grep '^fi_rma: .* words checked' "$TMP/$label-cli.out" | while read -r line; do note "$label: $line"; done
-	c1s=$(($(link_counter "$CMR_RXE1" sent_pkts) - c1s)) c2r=$(($(link_counter "$CMR_RXE2" rcvd_pkts) - c2r))
-	c2s=$(($(link_counter "$CMR_RXE2" sent_pkts) - c2s)) c1r=$(($(link_counter "$CMR_RXE1" rcvd_pkts) - c1r))
+	counter c1s "$CMR_RXE1" sent_pkts "$c1s" && counter c2r "$CMR_RXE2" rcvd_pkts "$c2r"
+	counter c2s "$CMR_RXE2" sent_pkts "$c2s" && counter c1r "$CMR_RXE1" rcvd_pkts "$c1r"
 	[ "$c1s" -ge "$per" ] && [ "$c2r" -ge "$per" ] && [ "$c2s" -ge "$per" ] && [ "$c1r" -ge "$per" ] ||
-		fail "$label: packets $CMR_RXE1 -> $CMR_RXE2 $c1s sent, $c2r received; $CMR_RXE2 -> $CMR_RXE1 $c2s sent, $c1r received; $per each way at least"
+		fail "$label: packets $CMR_RXE1 -> $CMR_RXE2 $c1s sent, $c2r received; $CMR_RXE2 -> $CMR_RXE1 $c2s sent, $c1r received; $per each way at least (MTU $mtu)"
 	ok "$label: $((size * iters)) bytes read from $CMR_RXE1 and written back from $CMR_RXE2, every word right ($c1s + $c2s packets)"
 }
 
@@ -84,5 +88,7 @@ done
 bw() { awk -v w="$2" '$1 == "fi_rma:" && $2 == w { for (i = 1; i < NF; i++) if ($(i + 1) == "MB/s,") print $i }' "$TMP/$1-cli.out"; }
 for what in read write; do
 	with=$(bw preload "$what") without=$(bw plain "$what")
+	record_bw "$what" plain "$size" "$iters" "$without"
+	record_bw "$what" preload "$size" "$iters" "$with"
 	note "$what $size B x $iters: $with MB/s with the preload, $without without: ratio $(ratio "$with" "$without")"
 done

@@ -7,7 +7,7 @@
 # (contig-mr-run --min 1M), in the same run. For each run:
 #  - both ranks exit 0 and rank 1 found no wrong word;
 #  - the data crossed the veth: rxe2 sent and rxe1 received at least a
-#    packet per 4 KiB moved;
+#    packet per MTU moved;
 #  - the MRs of SIZE bytes of each rank (UCX's registration of its message
 #    buffer, found first; the window's may come later), as `rdma resource
 #    show mr -dd` lists them while the ranks run: 2 MiB pages at best
@@ -23,7 +23,8 @@ RUN=${1:?usage: $0 CONTIG_MR_RUN CMR_RDMA_MR MPI_BW}
 PROG=${3:?usage: $0 CONTIG_MR_RUN CMR_RDMA_MR MPI_BW}
 [ -n "${CMR_RXE1:-}" ] || skip "needs the pair set-up (CMR_RXE1, CMR_RXE2)"
 command -v mpirun >/dev/null || fail "mpirun not installed (openmpi-bin)"
-size=$((8 << 20)) iters=4
+size=$((8 << 20)) iters=${CMR_STACK_ITERS:-4}
+mtu=$(port_mtu "$CMR_RXE1") || fail "$CMR_RXE1: no active_mtu in ibv_devinfo"
 mpi=(mpirun --allow-run-as-root --oversubscribe --bind-to none
      --mca pml ucx --mca osc ucx --mca btl self
      --mca pml_ucx_devices any --mca opal_common_ucx_devices any
@@ -40,7 +41,7 @@ rank_pid() {
 run() {
 	local label=$1 pid0 pid1 sent rcvd rc
 	shift
-	sent=$(link_counter "$CMR_RXE2" sent_pkts) rcvd=$(link_counter "$CMR_RXE1" rcvd_pkts)
+	counter sent "$CMR_RXE2" sent_pkts && counter rcvd "$CMR_RXE1" rcvd_pkts
 	start_server "$label" timeout 400 "${mpi[@]}" \
 		-np 1 env "${ucx[@]}" UCX_NET_DEVICES="$CMR_RXE2:1" "$@" "$PROG" "$size" "$iters" : \
 		-np 1 env "${ucx[@]}" UCX_NET_DEVICES="$CMR_RXE1:1" "$@" "$PROG" "$size" "$iters"
@@ -54,9 +55,9 @@ run() {
 	[ "$(grep -c '^mpi_bw: .* words checked, 0 wrong$' "$TMP/$label.out")" = 2 ] ||
 		{ show "$label"; fail "$label: no clean result for send/recv and put"; }
 	grep '^mpi_bw: .* words checked' "$TMP/$label.out" | while read -r line; do note "$label: $line"; done
-	sent=$(($(link_counter "$CMR_RXE2" sent_pkts) - sent)) rcvd=$(($(link_counter "$CMR_RXE1" rcvd_pkts) - rcvd))
-	[ "$sent" -ge $((2 * size * iters / 4096)) ] && [ "$rcvd" -ge $((2 * size * iters / 4096)) ] ||
-		fail "$label: $sent packets sent by $CMR_RXE2, $rcvd received by $CMR_RXE1 for $((2 * size * iters)) bytes"
+	counter sent "$CMR_RXE2" sent_pkts "$sent" && counter rcvd "$CMR_RXE1" rcvd_pkts "$rcvd"
+	[ "$sent" -ge $((2 * size * iters / mtu)) ] && [ "$rcvd" -ge $((2 * size * iters / mtu)) ] ||
+		fail "$label: $sent packets sent by $CMR_RXE2, $rcvd received by $CMR_RXE1 for $((2 * size * iters)) bytes (MTU $mtu)"
 	ok "$label: $((2 * size * iters)) bytes from rank 0 on $CMR_RXE2 to rank 1 on $CMR_RXE1, every word right ($sent packets sent, $rcvd received)"
 }
 
@@ -69,5 +70,7 @@ grep -q 'contig-mr-alloc.*contiguous at' "$TMP/preload.out" || fail "preload: th
 bw() { awk -v w="$2" '$1 == "mpi_bw:" && $2 == w { for (i = 1; i < NF; i++) if ($(i + 1) == "MB/s,") print $i }' "$TMP/$1.out"; }
 for what in send/recv put; do
 	with=$(bw preload "$what") without=$(bw plain "$what")
+	record_bw "$what" plain "$size" "$iters" "$without"
+	record_bw "$what" preload "$size" "$iters" "$with"
 	note "$what $size B x $iters: $with MB/s with the preload, $without without: ratio $(ratio "$with" "$without")"
 done

@@ -6,7 +6,7 @@
 # the data, UD for the wire-up), without and then with the allocator
 # preload (contig-mr-run --min 1M), in the same run. For each run:
 #  - the data crossed the veth: rxe2 sent and rxe1 received at least a
-#    packet per 4 KiB moved;
+#    packet per MTU moved;
 #  - the MRs of ucx_perftest's own 1 MiB message buffers, as `rdma resource
 #    show mr -dd` lists them while it runs: 2 MiB pages at best without the
 #    preload, one page of the whole buffer with it;
@@ -24,18 +24,19 @@ RUN=${1:?usage: $0 CONTIG_MR_RUN CMR_RDMA_MR}
 . "$T/../../perftest-patches/tests/lib.sh" /usr/bin "${2:?usage: $0 CONTIG_MR_RUN CMR_RDMA_MR}"
 [ -n "${CMR_RXE1:-}" ] || skip "needs the pair set-up (CMR_RXE1, CMR_RXE2)"
 command -v ucx_perftest >/dev/null || fail "ucx_perftest not installed (ucx-utils)"
-size=1048576 iters=10
+size=1048576 iters=${CMR_STACK_ITERS:-10}
+mtu=$(port_mtu "$CMR_RXE1") || fail "$CMR_RXE1: no active_mtu in ibv_devinfo"
 ucx=("UCX_TLS=rc_verbs,ud_verbs" UCX_IB_GID_INDEX=1 UCX_UD_VERBS_ETH_DGID_CHECK=n
      UCX_ALLOC_PRIO=heap)
 
 # run LABEL TEST [PREFIX...]: server on rxe1, client on rxe2, each as PREFIX
 # ucx_perftest -t TEST; checks the wire and the result, records the MRs.
 run() {
-	local label=$1 spid cpid sent rcvd retries perf
+	local label=$1 spid cpid sent rcvd retries1 retries2 perf
 	perf=(ucx_perftest -t "$2" -s "$size" -n "$iters")
 	shift 2
-	sent=$(link_counter "$CMR_RXE2" sent_pkts) rcvd=$(link_counter "$CMR_RXE1" rcvd_pkts)
-	retries=$(($(link_counter "$CMR_RXE1" completer_retry_err) + $(link_counter "$CMR_RXE2" completer_retry_err)))
+	counter sent "$CMR_RXE2" sent_pkts && counter rcvd "$CMR_RXE1" rcvd_pkts
+	counter retries1 "$CMR_RXE1" completer_retry_err && counter retries2 "$CMR_RXE2" completer_retry_err
 	next_port
 	start_server "$label-srv" env "${ucx[@]}" UCX_NET_DEVICES="$CMR_RXE1:1" "$@" "${perf[@]}" -p "$PORT"
 	spid=$SPID
@@ -47,11 +48,12 @@ run() {
 	wait "$cpid" || { show "$label-cli"; fail "$label: the client failed"; }
 	wait "$spid" || { show "$label-srv"; fail "$label: the server failed"; }
 	grep -q '^Final:' "$TMP/$label-cli.out" || { show "$label-cli"; fail "$label: no result"; }
-	sent=$(($(link_counter "$CMR_RXE2" sent_pkts) - sent)) rcvd=$(($(link_counter "$CMR_RXE1" rcvd_pkts) - rcvd))
-	retries=$(($(link_counter "$CMR_RXE1" completer_retry_err) + $(link_counter "$CMR_RXE2" completer_retry_err) - retries))
-	note "$label: $retries retries of a request (completer_retry_err)"
-	[ "$sent" -ge $((size * iters / 4096)) ] && [ "$rcvd" -ge $((size * iters / 4096)) ] ||
-		fail "$label: $sent packets sent by $CMR_RXE2, $rcvd received by $CMR_RXE1 for $((size * iters)) bytes"
+	counter sent "$CMR_RXE2" sent_pkts "$sent" && counter rcvd "$CMR_RXE1" rcvd_pkts "$rcvd"
+	counter retries1 "$CMR_RXE1" completer_retry_err "$retries1"
+	counter retries2 "$CMR_RXE2" completer_retry_err "$retries2"
+	note "$label: $((retries1 + retries2)) retries of a request (completer_retry_err)"
+	[ "$sent" -ge $((size * iters / mtu)) ] && [ "$rcvd" -ge $((size * iters / mtu)) ] ||
+		fail "$label: $sent packets sent by $CMR_RXE2, $rcvd received by $CMR_RXE1 for $((size * iters)) bytes (MTU $mtu)"
 	ok "$label: $((size * iters)) bytes from $CMR_RXE2 to $CMR_RXE1 ($sent packets sent, $rcvd received)"
 }
 bw() { awk '$1 == "Final:" { print $7 }' "$TMP/$1-cli.out"; }
@@ -64,5 +66,7 @@ for t in tag_bw ucp_put_bw; do
 		expect_pages "plain-$t-$side" "preload-$t-$side" "$size"
 	done
 	with=$(bw "preload-$t") without=$(bw "plain-$t")
+	record_bw "$t" plain "$size" "$iters" "$without"
+	record_bw "$t" preload "$size" "$iters" "$with"
 	note "$t $size B x $iters: $with MB/s with the preload, $without without: ratio $(ratio "$with" "$without")"
 done
