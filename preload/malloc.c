@@ -157,7 +157,11 @@ CMR_ALLOC_EXPORT void *realloc(void *p, size_t size)
 		return malloc(size);
 	len = cmr_region_malloc_len(p);
 	if (!len) {
-		if (!serve(size))
+		/*
+		 * A glibc block that shrinks stays glibc's, as shrinking
+		 * must not fail whatever the policy says of regions.
+		 */
+		if (!serve(size) || size <= libc_usable_size(p))
 			return __libc_realloc(p, size);
 		/* Across the threshold, upwards; glibc's own growth (by
 		 * mremap) when no region can be had and the policy allows. */

@@ -19,9 +19,21 @@ grep -qw memory "$root/cgroup.controllers" 2>/dev/null ||
 	{ echo "1..0 # SKIP no cgroup v2 memory controller"; exit 77; }
 tmp=$(mktemp -d)
 cg=$root/cmr-preload-$$
-trap 'rmdir "$cg" 2>/dev/null; rm -rf "$tmp"' EXIT
+enabled=""
+# The group goes (its process has exited, so it can), and the root's
+# controllers are left as they were.
+cleanup() {
+	[ -d "$cg" ] && ! rmdir "$cg" && echo "# cannot remove $cg" >&2
+	[ -z "$enabled" ] || echo -memory >"$root/cgroup.subtree_control" ||
+		echo "# cannot disable the memory controller again at $root" >&2
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
 echo "TAP version 13"
-grep -qw memory "$root/cgroup.subtree_control" || echo +memory >"$root/cgroup.subtree_control"
+if ! grep -qw memory "$root/cgroup.subtree_control"; then
+	echo +memory >"$root/cgroup.subtree_control" || { echo "Bail out! cannot enable the memory controller"; exit 1; }
+	enabled=1
+fi
 mkdir "$cg" && echo 96M >"$cg/memory.max" || { echo "Bail out! cannot make $cg"; exit 1; }
 
 cat >"$tmp/prog.py" <<'PY'
@@ -95,4 +107,6 @@ again=$(val again 2)
 [ "${again:-0}" -ge $((63 * mib)) ] && [ "$(val again 3)" = 1 ] &&
 	ok "the room then serves a 64 MiB region: kernel memory +$((again / 1024)) KiB" ||
 	notok "after free, 64 MiB: kernel memory +${again:-?} bytes, $(val again 3) region(s)"
+rmdir "$cg" && ok "the group is removed once its process has gone" ||
+	notok "cannot remove $cg: $(cat "$cg/cgroup.procs" 2>/dev/null | wc -l) processes, memory.current $(cat "$cg/memory.current" 2>/dev/null)"
 tap_end
