@@ -24,6 +24,7 @@
  * Exit status: 0 success, 1 failure, 77 no device or no support for
  * contiguous MRs in the kernel.
  */
+#include <ctype.h>
 #include <endian.h>
 #include <errno.h>
 #include <getopt.h>
@@ -89,9 +90,15 @@ static int parse_size(const char *s, size_t *out)
 	const char *unit;
 	char *end;
 
+	/*
+	 * strtoull() skips leading white space and then negates a '-' into a
+	 * huge value: a size starts with its first digit or is not one.
+	 */
+	if (!isdigit((unsigned char)*s))
+		return -1;
 	errno = 0;
 	v = strtoull(s, &end, 0);
-	if (errno || end == s || *s == '-')
+	if (errno || end == s)
 		return -1;
 	if (*end) {
 		unit = strchr(suffixes, *end & ~0x20);
@@ -191,25 +198,41 @@ static void accounting_print(const char *when, const struct accounting *a,
 	printf("\n");
 }
 
-static struct ibv_context *open_device(const char *name)
+/*
+ * The device called name, or the first one, into *ctx. 0; 77 when there is
+ * no such device; 1 when it cannot be opened. A message on stderr but for 0.
+ */
+static int open_device(const char *name, struct ibv_context **ctx)
 {
 	struct ibv_device **list, *dev = NULL;
-	struct ibv_context *ctx = NULL;
-	int i, n;
+	int i, n, ret = 0;
 
+	*ctx = NULL;
 	list = ibv_get_device_list(&n);
-	if (!list)
-		return NULL;
+	if (!list) {
+		fprintf(stderr, "no RDMA device (ibv_get_device_list: %s)\n",
+			strerror(errno));
+		return 77;
+	}
 	for (i = 0; i < n && !dev; i++)
 		if (!name || !strcmp(ibv_get_device_name(list[i]), name))
 			dev = list[i];
-	if (dev) {
-		ctx = ibv_open_device(dev);
-		if (ctx)
+	if (!dev) {
+		fprintf(stderr, "no RDMA device%s%s\n", name ? " " : "",
+			name ? name : "");
+		ret = 77;
+	} else {
+		*ctx = ibv_open_device(dev);
+		if (*ctx) {
 			printf("device: %s\n", ibv_get_device_name(dev));
+		} else {
+			fprintf(stderr, "ibv_open_device(%s): %s\n",
+				ibv_get_device_name(dev), strerror(errno));
+			ret = 1;
+		}
 	}
 	ibv_free_device_list(list);
-	return ctx;
+	return ret;
 }
 
 static int usage(const char *argv0, int status)
@@ -233,16 +256,22 @@ static int usage(const char *argv0, int status)
 static int read_back(struct loopback *loop, struct ibv_mr *cmr, size_t bytes)
 {
 	size_t nslices = (bytes + BOUNCE_SIZE - 1) / BOUNCE_SIZE;
-	size_t slice = bytes / nslices, k, off;
+	/*
+	 * Rounded up: rounded down, the last slice takes the remainder on
+	 * top of a full slice and may not fit the bounce buffer.
+	 */
+	size_t slice = (bytes + nslices - 1) / nslices, k, off;
 	struct ibv_mr *bounce_mr;
 	double t0, last, secs;
 	long long bad;
 	void *bounce;
-	int ret = -1;
+	int ret = -1, err;
 
 	bounce = aligned_alloc(4096, BOUNCE_SIZE);
-	if (!bounce)
+	if (!bounce) {
+		perror("aligned_alloc(bounce buffer)");
 		return -1;
+	}
 	bounce_mr = ibv_reg_mr(cmr->pd, bounce, BOUNCE_SIZE,
 			       IBV_ACCESS_LOCAL_WRITE);
 	if (!bounce_mr) {
@@ -268,9 +297,16 @@ static int read_back(struct loopback *loop, struct ibv_mr *cmr, size_t bytes)
 			fflush(stdout);
 		}
 		memset(bounce, 0, n);
-		if (loopback_read(loop, bounce, bounce_mr->lkey,
-				  (uintptr_t)cmr->addr + off, cmr->rkey,
-				  (uint32_t)n, TIMEOUT_MS)) {
+		err = loopback_read(loop, bounce, bounce_mr->lkey,
+				    (uintptr_t)cmr->addr + off, cmr->rkey,
+				    (uint32_t)n, TIMEOUT_MS);
+		if (err == LOOPBACK_IN_FLIGHT) {
+			fprintf(stderr, "RDMA READ at offset %zu failed; the "
+				"device may still write to the bounce buffer, "
+				"leaking it and its MR\n", off);
+			return -1;
+		}
+		if (err) {
 			fprintf(stderr, "RDMA READ at offset %zu failed\n", off);
 			goto out_dereg;
 		}
@@ -291,7 +327,13 @@ static int read_back(struct loopback *loop, struct ibv_mr *cmr, size_t bytes)
 	ret = 0;
 
 out_dereg:
-	ibv_dereg_mr(bounce_mr);
+	err = ibv_dereg_mr(bounce_mr);
+	if (err) {
+		/* Still registered, the memory is still the device's. */
+		fprintf(stderr, "ibv_dereg_mr(bounce buffer): %s; leaking the "
+			"buffer\n", strerror(err));
+		return -1;
+	}
 out_free:
 	free(bounce);
 	return ret;
@@ -310,7 +352,7 @@ int main(int argc, char **argv)
 	struct ibv_mr *mr;
 	struct loopback loop;
 	double t0;
-	int opt, ret = 1;
+	int opt, err, ret = 1;
 
 	while ((opt = getopt(argc, argv, "d:r:x:h")) != -1) {
 		switch (opt) {
@@ -337,12 +379,10 @@ int main(int argc, char **argv)
 	if (!read_bytes || read_bytes > size)
 		read_bytes = size;
 
-	ctx = open_device(devname);
-	if (!ctx) {
-		fprintf(stderr, "no RDMA device%s%s\n", devname ? " " : "",
-			devname ? devname : "");
-		return 77;
-	}
+	ret = open_device(devname, &ctx);
+	if (ret)
+		return ret;
+	ret = 1;
 	pd = ibv_alloc_pd(ctx);
 	if (!pd) {
 		perror("ibv_alloc_pd");
@@ -364,8 +404,7 @@ int main(int argc, char **argv)
 						   IBV_ACCESS_REMOTE_READ |
 						   IBV_ACCESS_REMOTE_WRITE);
 	if (!mr) {
-		int err = errno;
-
+		err = errno;
 		fprintf(stderr, "ibv_alloc_contig_mr(%zu bytes): %s\n", size,
 			strerror(err));
 		if (err == EOPNOTSUPP) {
@@ -387,8 +426,9 @@ int main(int argc, char **argv)
 
 	info.comp_mask = IBV_CONTIG_MR_INFO_DEVICE_PAGES |
 			 IBV_CONTIG_MR_INFO_NUMA_NODE;
-	if (ibv_query_contig_mr(mr, &info)) {
-		fprintf(stderr, "ibv_query_contig_mr failed\n");
+	err = ibv_query_contig_mr(mr, &info);
+	if (err) {
+		fprintf(stderr, "ibv_query_contig_mr: %s\n", strerror(err));
 		goto out_mr;
 	}
 	printf("  %-22s %s\n", "backend", backend_name(info.backend));
@@ -421,9 +461,15 @@ int main(int argc, char **argv)
 		printf("$ %s\n", command);
 		fflush(stdout);
 		st = system(command);
-		if (st)
+		if (st == -1)
+			fprintf(stderr, "(system() could not run the command: "
+				"%s)\n", strerror(errno));
+		else if (WIFSIGNALED(st))
+			fprintf(stderr, "(the command was killed by signal "
+				"%d)\n", WTERMSIG(st));
+		else if (st)
 			fprintf(stderr, "(the command exited with status %d)\n",
-				WIFEXITED(st) ? WEXITSTATUS(st) : st);
+				WEXITSTATUS(st));
 		fflush(stderr);
 	}
 
@@ -442,8 +488,9 @@ int main(int argc, char **argv)
 	loopback_destroy(&loop);
 
 out_mr:
-	if (ibv_free_contig_mr(mr)) {
-		fprintf(stderr, "ibv_free_contig_mr failed\n");
+	err = ibv_free_contig_mr(mr);
+	if (err) {
+		fprintf(stderr, "ibv_free_contig_mr: %s\n", strerror(err));
 		ret = 1;
 	}
 	memfree2 = proc_kb("/proc/meminfo", "MemFree");
@@ -453,7 +500,12 @@ out_mr:
 	       memfree2 / 1024);
 	accounting_print("after ibv_free_contig_mr:", &acct2, &acct0);
 out_pd:
-	ibv_dealloc_pd(pd);
+	/* EBUSY after read_back() leaked its MR on purpose. */
+	err = ibv_dealloc_pd(pd);
+	if (err) {
+		fprintf(stderr, "ibv_dealloc_pd: %s\n", strerror(err));
+		ret = 1;
+	}
 out_close:
 	ibv_close_device(ctx);
 	if (!ret)

@@ -4,9 +4,12 @@
  * verbs only, as any program that reads a contiguous MR would.
  */
 #include <errno.h>
+#include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <poll.h>
+#include <time.h>
 
 #include "loopback.h"
 
@@ -19,41 +22,78 @@ struct port {
 	union ibv_gid gid;
 };
 
+/* How long a READ that timed out may take to be flushed from its QP. */
+#define FLUSH_TIMEOUT_MS 10000
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000ll + ts.tv_nsec / 1000000;
+}
+
+static bool gid_is_ipv4(const union ibv_gid *gid)
+{
+	static const uint8_t prefix[12] = { [10] = 0xff, [11] = 0xff };
+
+	return !memcmp(gid->raw, prefix, sizeof(prefix));
+}
+
 /*
- * The GID to address the port itself by on RoCE: a RoCE v2 one if there
- * is one (it is routed by IP), else the first valid entry.
+ * The GID to address the port itself by on RoCE. RoCE v2 is routed by IP,
+ * and rxe lists its network device's link-local fe80:: GID first, which
+ * needs IPv6 on the link, while an IPv4 address is what a RoCE set-up
+ * normally configures: a RoCE v2 GID that carries an IPv4 address
+ * (::ffff:a.b.c.d) first, then any RoCE v2 one, then the first valid
+ * entry. p->gid is only written together with the index returned, so that
+ * the two name the same entry.
  */
 static int pick_gid(struct ibv_context *ctx, struct port *p, int table_len)
 {
 	static const union ibv_gid zero;
-	int first = -1, i;
+	int best = -1, best_score = -1, i;
 
+	/* The address vector's sgid_index is 8 bits wide. */
+	if (table_len > UINT8_MAX + 1)
+		table_len = UINT8_MAX + 1;
 	for (i = 0; i < table_len; i++) {
 		struct ibv_gid_entry e;
+		int score;
 
 		if (ibv_query_gid_ex(ctx, p->num, i, &e, 0) ||
 		    !memcmp(&e.gid, &zero, sizeof(zero)))
 			continue;
-		if (first < 0 || e.gid_type == IBV_GID_TYPE_ROCE_V2) {
-			p->gid = e.gid;
-			first = i;
-		}
-		if (e.gid_type == IBV_GID_TYPE_ROCE_V2)
-			return i;
+		score = e.gid_type != IBV_GID_TYPE_ROCE_V2 ? 0 :
+			gid_is_ipv4(&e.gid) ? 2 : 1;
+		if (score <= best_score)
+			continue;	/* ties keep the first entry */
+		best = i;
+		best_score = score;
+		p->gid = e.gid;
+		if (score == 2)
+			break;
 	}
-	return first;
+	return best;
 }
 
 static int port_query(struct ibv_context *ctx, struct port *p)
 {
 	struct ibv_device_attr dattr;
 	struct ibv_port_attr pattr;
+	int ret;
 
 	memset(p, 0, sizeof(*p));
 	p->num = 1;
-	if (ibv_query_device(ctx, &dattr) ||
-	    ibv_query_port(ctx, p->num, &pattr)) {
-		fprintf(stderr, "querying the device: %s\n", strerror(errno));
+	ret = ibv_query_device(ctx, &dattr);
+	if (ret) {
+		fprintf(stderr, "ibv_query_device: %s\n", strerror(ret));
+		return -1;
+	}
+	ret = ibv_query_port(ctx, p->num, &pattr);
+	if (ret) {
+		fprintf(stderr, "ibv_query_port(port %u): %s\n", p->num,
+			strerror(ret));
 		return -1;
 	}
 	p->mtu = pattr.active_mtu;
@@ -76,6 +116,7 @@ static int port_query(struct ibv_context *ctx, struct port *p)
 static int qp_connect(struct ibv_qp *qp, const struct port *p,
 		      uint32_t peer_qpn)
 {
+	const char *to = "INIT";
 	struct ibv_qp_attr a;
 	int ret;
 
@@ -88,6 +129,7 @@ static int qp_connect(struct ibv_qp *qp, const struct port *p,
 	if (ret)
 		goto err;
 
+	to = "RTR";
 	memset(&a, 0, sizeof(a));
 	a.qp_state = IBV_QPS_RTR;
 	a.path_mtu = p->mtu;
@@ -110,6 +152,7 @@ static int qp_connect(struct ibv_qp *qp, const struct port *p,
 	if (ret)
 		goto err;
 
+	to = "RTS";
 	memset(&a, 0, sizeof(a));
 	a.qp_state = IBV_QPS_RTS;
 	a.timeout = 14;
@@ -123,7 +166,8 @@ static int qp_connect(struct ibv_qp *qp, const struct port *p,
 		goto err;
 	return 0;
 err:
-	fprintf(stderr, "connecting QP 0x%x: %s\n", qp->qp_num, strerror(ret));
+	fprintf(stderr, "ibv_modify_qp(QP 0x%x to %s): %s\n", qp->qp_num, to,
+		strerror(ret));
 	return -1;
 }
 
@@ -137,8 +181,12 @@ int loopback_create(struct loopback *lb, struct ibv_pd *pd)
 	if (port_query(pd->context, &p))
 		return -1;
 	lb->channel = ibv_create_comp_channel(pd->context);
-	if (lb->channel)
-		lb->cq = ibv_create_cq(pd->context, 8, NULL, lb->channel, 0);
+	if (!lb->channel) {
+		fprintf(stderr, "ibv_create_comp_channel: %s\n",
+			strerror(errno));
+		goto err;
+	}
+	lb->cq = ibv_create_cq(pd->context, 8, NULL, lb->channel, 0);
 	if (!lb->cq) {
 		fprintf(stderr, "ibv_create_cq: %s\n", strerror(errno));
 		goto err;
@@ -154,7 +202,8 @@ int loopback_create(struct loopback *lb, struct ibv_pd *pd)
 	for (i = 0; i < 2; i++) {
 		lb->qp[i] = ibv_create_qp(pd, &init);
 		if (!lb->qp[i]) {
-			fprintf(stderr, "ibv_create_qp: %s\n", strerror(errno));
+			fprintf(stderr, "ibv_create_qp(QP %d of 2): %s\n",
+				i + 1, strerror(errno));
 			goto err;
 		}
 	}
@@ -182,13 +231,16 @@ void loopback_destroy(struct loopback *lb)
 }
 
 /*
- * Wait for the one completion on lb's CQ through its completion channel:
- * the CQ is armed before the request is posted, so the event is not missed.
+ * Wait up to timeout_ms for a completion on lb's CQ, through its completion
+ * channel: the CQ is armed before the request is posted, so the event is
+ * not missed. The deadline holds across events that bring no completion.
+ * 0 with *wc, 1 at the deadline, or -1 with a message on stderr.
  */
 static int wait_completion(struct loopback *lb, struct ibv_wc *wc,
 			   int timeout_ms)
 {
 	struct pollfd pfd = { .fd = lb->channel->fd, .events = POLLIN };
+	long long deadline = now_ms() + timeout_ms, left;
 	struct ibv_cq *cq;
 	void *cq_ctx;
 	int n;
@@ -196,26 +248,83 @@ static int wait_completion(struct loopback *lb, struct ibv_wc *wc,
 	for (;;) {
 		n = ibv_poll_cq(lb->cq, 1, wc);
 		if (n < 0) {
-			fprintf(stderr, "ibv_poll_cq failed\n");
+			fprintf(stderr, "ibv_poll_cq failed (%d)\n", n);
 			return -1;
 		}
 		if (n)
 			return 0;
-		n = poll(&pfd, 1, timeout_ms);
+		left = deadline - now_ms();
+		if (left <= 0)
+			return 1;
+		n = poll(&pfd, 1, (int)left);
+		if (n < 0 && errno == EINTR)
+			continue;
 		if (n < 0) {
-			fprintf(stderr, "poll: %s\n", strerror(errno));
+			fprintf(stderr, "poll(completion channel): %s\n",
+				strerror(errno));
 			return -1;
 		}
-		if (!n) {
-			fprintf(stderr, "no completion within %d ms\n",
-				timeout_ms);
+		if (!n)
+			continue;	/* one last look at the CQ */
+		if (ibv_get_cq_event(lb->channel, &cq, &cq_ctx)) {
+			fprintf(stderr, "ibv_get_cq_event: %s\n",
+				strerror(errno));
 			return -1;
 		}
-		if (ibv_get_cq_event(lb->channel, &cq, &cq_ctx))
-			return -1;
 		ibv_ack_cq_events(cq, 1);
-		if (ibv_req_notify_cq(lb->cq, 0))
+		n = ibv_req_notify_cq(lb->cq, 0);
+		if (n) {
+			fprintf(stderr, "ibv_req_notify_cq: %s\n", strerror(n));
 			return -1;
+		}
+	}
+}
+
+/*
+ * The READ wr_id on qp[0] is unaccounted for (no completion in time, or the
+ * wait failed), and the device may still write to its local buffer. In the
+ * error state the QP gives up on the request and flushes it to the CQ;
+ * once that completion is polled the buffer is the caller's again. The CQ
+ * is polled rather than waited on through the channel, as the channel may
+ * have failed or no longer be armed.
+ */
+static int abort_read(struct loopback *lb, uint64_t wr_id)
+{
+	static const struct timespec tick = { .tv_nsec = 1000000 };
+	struct ibv_qp_attr a = { .qp_state = IBV_QPS_ERR };
+	struct ibv_qp *qp = lb->qp[0];
+	long long deadline;
+	struct ibv_wc wc;
+	int n;
+
+	n = ibv_modify_qp(qp, &a, IBV_QP_STATE);
+	if (n) {
+		fprintf(stderr, "ibv_modify_qp(QP 0x%x to ERR) to flush the "
+			"RDMA READ: %s\n", qp->qp_num, strerror(n));
+		return LOOPBACK_IN_FLIGHT;
+	}
+	deadline = now_ms() + FLUSH_TIMEOUT_MS;
+	for (;;) {
+		n = ibv_poll_cq(lb->cq, 1, &wc);
+		if (n < 0) {
+			fprintf(stderr, "ibv_poll_cq failed (%d) while "
+				"flushing the RDMA READ\n", n);
+			return LOOPBACK_IN_FLIGHT;
+		}
+		if (n && wc.wr_id == wr_id) {
+			fprintf(stderr, "RDMA READ flushed from QP 0x%x (%s)\n",
+				qp->qp_num, ibv_wc_status_str(wc.status));
+			return -1;
+		}
+		if (n)
+			continue;
+		if (now_ms() >= deadline) {
+			fprintf(stderr, "RDMA READ not flushed within %d ms of "
+				"moving QP 0x%x to ERR\n", FLUSH_TIMEOUT_MS,
+				qp->qp_num);
+			return LOOPBACK_IN_FLIGHT;
+		}
+		nanosleep(&tick, NULL);
 	}
 }
 
@@ -235,21 +344,31 @@ int loopback_read(struct loopback *lb, void *local, uint32_t lkey,
 	wr.send_flags = IBV_SEND_SIGNALED;
 	wr.wr.rdma.remote_addr = raddr;
 	wr.wr.rdma.rkey = rkey;
-	if (ibv_req_notify_cq(lb->cq, 0)) {
-		fprintf(stderr, "ibv_req_notify_cq failed\n");
+	ret = ibv_req_notify_cq(lb->cq, 0);
+	if (ret) {
+		fprintf(stderr, "ibv_req_notify_cq: %s\n", strerror(ret));
 		return -1;
 	}
 	ret = ibv_post_send(lb->qp[0], &wr, &bad);
 	if (ret) {
-		fprintf(stderr, "ibv_post_send: %s\n", strerror(ret));
+		fprintf(stderr, "ibv_post_send(RDMA READ): %s\n",
+			strerror(ret));
 		return -1;
 	}
-	if (wait_completion(lb, &wc, timeout_ms))
-		return -1;
-	if (wc.status != IBV_WC_SUCCESS || wc.wr_id != wr.wr_id) {
+	ret = wait_completion(lb, &wc, timeout_ms);
+	if (!ret && wc.wr_id == wr.wr_id) {
+		if (wc.status == IBV_WC_SUCCESS)
+			return 0;
 		fprintf(stderr, "RDMA READ completed with %s\n",
 			ibv_wc_status_str(wc.status));
 		return -1;
 	}
-	return 0;
+	if (!ret)
+		fprintf(stderr, "RDMA READ: completion of another request "
+			"(wr_id %" PRIu64 ", not %" PRIu64 ")\n",
+			wc.wr_id, wr.wr_id);
+	else if (ret > 0)
+		fprintf(stderr, "RDMA READ: no completion within %d ms\n",
+			timeout_ms);
+	return abort_read(lb, wr.wr_id);
 }

@@ -27,9 +27,17 @@ int loopback_create(struct loopback *lb, struct ibv_pd *pd);
 void loopback_destroy(struct loopback *lb);
 
 /*
+ * loopback_read() failed and the device may still write to the local
+ * buffer: it must be neither deregistered nor freed.
+ */
+#define LOOPBACK_IN_FLIGHT (-2)
+
+/*
  * One RDMA READ of len bytes from (raddr, rkey) into (local, lkey), and its
- * completion, waited for up to timeout_ms. 0, or -1 with a message on
- * stderr; the pair is then in the error state.
+ * completion, waited for up to timeout_ms. 0; -1 with a message on stderr,
+ * the READ being over (failed, or flushed from the QP) so that local is the
+ * caller's again; or LOOPBACK_IN_FLIGHT with a message on stderr. After a
+ * failure the pair is only fit to be destroyed.
  */
 int loopback_read(struct loopback *lb, void *local, uint32_t lkey,
 		  uint64_t raddr, uint32_t rkey, uint32_t len, int timeout_ms);
