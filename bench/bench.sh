@@ -1,6 +1,7 @@
 # The benchmarks' host side: `./contig-mr bench ARGS` sources this file
 # after building and calls bench_main ARGS. Every part runs in its own
-# boot of the guest (loop set-up: one rxe device), one guest at a time;
+# boot of the guest (loop set-up: one rxe device; the stacks part, pair:
+# two), one guest at a time;
 # the guest writes its raw data into the run directory, which is copied to
 # bench/results/RUN/, and bench/report.py turns it into tables, plots and
 # results.md. A full run also writes bench/README-results.md and the
@@ -13,12 +14,12 @@
 # from another user-space build tree than build/user.
 # shellcheck shell=bash
 
-BENCH_PARTS_ALL="readbw setup frag hold scale"
+BENCH_PARTS_ALL="readbw setup frag hold scale stacks"
 
 bench_usage() {
 	cat <<'USAGE'
 usage: ./contig-mr bench [--smoke] [--out DIR] [--repeats N] [--parts "P..."]
-                         [--mem SIZE] [--kernel PATH] [--kvm]
+                         [--mem SIZE] [--kernel PATH] [--kvm] [--publish]
 
 Runs the benchmarks in the guest on rxe and writes raw data (CSV), plots
 (PNG) and a report (results.md) to DIR.
@@ -26,13 +27,18 @@ Runs the benchmarks in the guest on rxe and writes raw data (CSV), plots
   --smoke        the short version (about 3 minutes): fewer sizes, one round
   --out DIR      where to write (default bench/results/UTC-DATE-full|smoke)
   --repeats N    rounds of every comparison (default: 5 for ib_read_bw and
-                 set-up cost, 3 for fragmentation; 1 with --smoke)
-  --parts "..."  which parts, of: readbw setup frag hold scale (default: all)
+                 set-up cost, 3 for fragmentation and the stacks; 1 with
+                 --smoke)
+  --parts "..."  which parts, of: readbw setup frag hold scale stacks
+                 (default: all)
                    readbw  ib_read_bw -a: memalign vs --use_hugepages vs --contig
                    setup   set-up/release cost, device pages and map entries
                    frag    contiguous MRs vs run-time hugetlb under fragmentation
                    hold    buffers held at once vs hugetlb and the memory map
                    scale   set-up/release and CPU per GiB up to 16 GiB (extents)
+                   stacks  UCX, Open MPI and libfabric across the pair set-up,
+                           without and with the allocator preload, THP never
+                           and always
   --mem SIZE     guest memory for every part (default: 4G; the full setup,
                  frag and hold parts, whose goals are for 8 GiB, use 8G,
                  the full scale part 20G)
@@ -40,6 +46,10 @@ Runs the benchmarks in the guest on rxe and writes raw data (CSV), plots
                  guest kernel without lockdep, kmemleak and DEBUG_VM, built
                  as build/kernel/bzImage-bench; kernel/bench.config)
   --kvm          use KVM instead of TCG
+  --publish      update bench/README-results.md and README.md's results
+                 section from DIR even when not every part ran: for a part
+                 run again, or added, into an earlier full run's DIR (the
+                 host's conditions then go to conditions-host-PARTS.txt)
 A full run (not --smoke, all parts, default --out) also updates
 bench/README-results.md and README.md's results section.
 USAGE
@@ -50,11 +60,15 @@ bench_part() {
 	local part=$1 out=$2 mem=$3 args="" run rc ubuild=${CMR_BENCH_UBUILD:-$CMR_UBUILD}
 	[ "$BENCH_SMOKE" = 1 ] && args="$args --smoke"
 	[ -n "$BENCH_REPEATS" ] && args="$args --repeats $BENCH_REPEATS"
-	say "bench: $part (guest memory $mem, $CMR_VM_ACCEL)"
-	CMR_VM_SETUP=loop CMR_VM_MEM=$mem CMR_VM_TIMEOUT=$BENCH_TIMEOUT \
+	local setup=loop
+	# The stacks cross the wire between two rxe devices.
+	[ "$part" = stacks ] && setup=pair
+	say "bench: $part (guest memory $mem, $CMR_VM_ACCEL, $setup set-up)"
+	CMR_VM_SETUP=$setup CMR_VM_MEM=$mem CMR_VM_TIMEOUT=$BENCH_TIMEOUT \
 		vm_command "CMR_BENCH_ACCEL=$CMR_VM_ACCEL" \
 		"CMR_BENCH_BIN=$ubuild/bench/cmr-bench" \
 		"CMR_PERFTEST_BIN=$ubuild/perftest-patches/bin" \
+		"CMR_USER_BUILD=$ubuild" \
 		bash "$CMR_ROOT/bench/guest/$part.sh" --out /run/cmr/bench $args
 	rc=$?
 	run=$VM_RUNDIR
@@ -129,7 +143,7 @@ bench_sample_load() {
 
 bench_main() {
 	BENCH_SMOKE=0 BENCH_REPEATS=""
-	local out="" parts=$BENCH_PARTS_ALL mem="" p failed=() default_out=1 part_mem
+	local out="" parts=$BENCH_PARTS_ALL mem="" p failed=() default_out=1 part_mem publish=0 host=""
 	while [ $# -gt 0 ]; do
 		case $1 in
 		--smoke) BENCH_SMOKE=1 ;;
@@ -139,6 +153,7 @@ bench_main() {
 		--mem) mem=$2 && shift ;;
 		--kernel) CMR_VM_KERNEL=$(realpath "$2") && shift ;;
 		--kvm) CMR_VM_ACCEL=kvm ;;
+		--publish) publish=1 ;;
 		-h | --help) bench_usage && return 0 ;;
 		*) bench_usage >&2 && die "bench: unknown option '$1'" ;;
 		esac
@@ -158,8 +173,11 @@ bench_main() {
 	else
 		BENCH_TIMEOUT=7200
 	fi
-	bench_host_conditions >"$out/conditions-host.txt"
-	bench_sample_load "$out/host-load.csv" &
+	# An earlier run's host conditions stay; this run's are named by its
+	# parts.
+	[ -e "$out/conditions-host.txt" ] && host="-${parts// /-}"
+	bench_host_conditions >"$out/conditions-host$host.txt"
+	bench_sample_load "$out/host-load$host.csv" &
 	local sampler=$!
 	[ "$(bench_qemu_count)" = 0 ] ||
 		say "bench: warning: other QEMU guests are running on this host; the numbers will show it (conditions-host.txt)"
@@ -187,8 +205,8 @@ bench_main() {
 	wait "$sampler" 2>/dev/null
 	python3 "$CMR_ROOT/bench/report.py" "$out" --check || failed+=(report)
 	[ "$default_out" = 1 ] && ln -sfn "$(basename "$out")" "$CMR_ROOT/bench/results/latest"
-	if [ "$BENCH_SMOKE" = 0 ] && [ "$default_out" = 1 ] && [ "$parts" = "$BENCH_PARTS_ALL" ] &&
-		[ ${#failed[@]} = 0 ]; then
+	if [ "$BENCH_SMOKE" = 0 ] && [ ${#failed[@]} = 0 ] &&
+		{ [ "$publish" = 1 ] || { [ "$default_out" = 1 ] && [ "$parts" = "$BENCH_PARTS_ALL" ]; }; }; then
 		bench_publish "$out" || failed+=(publish)
 	fi
 	say "bench: results in $out (results.md, *.csv, *.png)"

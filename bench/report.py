@@ -5,10 +5,12 @@
     report.py DIR [--check] [--image-prefix PREFIX]
 
 Reads what the guest scripts wrote into DIR (readbw.csv, setup.csv,
-frag.csv, hold.csv, conditions-*.txt; any subset), writes into DIR:
+frag.csv, hold.csv, scale.csv, stacks.csv, conditions-*.txt; any subset),
+writes into DIR:
 
     summary-readbw.csv, summary-setup.csv, summary-translation.csv,
-    summary-frag.csv, summary-hold.csv
+    summary-frag.csv, summary-hold.csv, summary-scale.csv,
+    summary-stacks.csv
                          medians, minima, maxima per group
     *.png                plots (gnuplot, pngcairo)
     results.md           the report: conditions, tables, plots, ratios
@@ -36,9 +38,12 @@ HEADERS = {
                  "setup_cpu_ns",
     "frag.csv": "condition,attempt,size,method,status,ns,granted",
     "hold.csv": "repeat,size,method,held,status,windows,windows_unreserved,ns",
+    "stacks.csv": "repeat,thp,stack,test,backing,bytes,iterations,bw_mbs",
+    "stacks-runs.csv": "repeat,thp,stack,status,seconds",
 }
 HEADERS["scale.csv"] = HEADERS["setup.csv"]
-TEXT_FIELDS = {"backing", "status", "pages_from", "condition", "method"}
+TEXT_FIELDS = {"backing", "status", "pages_from", "condition", "method", "thp", "stack",
+               "test"}
 
 READBW_ORDER = ["memalign", "huge", "contig"]
 READBW_LABEL = {"memalign": "memalign", "huge": "hugetlb 2M (--use_hugepages)",
@@ -56,6 +61,10 @@ FRAG_LABEL = {"contig": "contiguous MR", "huge1g": "hugetlb 1G pool growth",
 FRAG_CONDITIONS = ["clean", "movable", "pinned"]
 SCALE_ORDER = ["contig", "contig-buf", "huge1g"]
 HOLD_ORDER = ["contig", "contig-ext", "huge1g"]
+STACKS_ORDER = [("ucx", "tag_bw"), ("ucx", "ucp_put_bw"), ("openmpi", "send/recv"),
+                ("openmpi", "put"), ("libfabric", "read"), ("libfabric", "write")]
+STACKS_LABEL = {"ucx": "ucx_perftest", "openmpi": "Open MPI (pml ucx)",
+                "libfabric": "libfabric verbs (fi_rma)"}
 HOLD_LABEL = {"contig": "contiguous MRs (one range)",
               "contig-ext": "contiguous MRs (extents of half the size)",
               "huge1g": "hugetlb 1G pool growth"}
@@ -645,6 +654,69 @@ def part_scale(d, rows, md):
     return bool(ok)
 
 
+def part_stacks(d, rows, runs, md):
+    """Part 7: the stacks without and with the preload, paired by run."""
+    bw = {}
+    for r in rows:
+        bw[(r["repeat"], r["thp"], r["stack"], r["test"], r["backing"])] = r["bw_mbs"]
+    thps = [t for t in ("never", "always") if any(r["thp"] == t for r in rows)]
+    tests = [k for k in STACKS_ORDER if any((r["stack"], r["test"]) == k for r in rows)]
+    tests += sorted({(r["stack"], r["test"]) for r in rows} - set(tests))
+    table, summary = [], []
+    good = False
+
+    def values(thp, k, backing):
+        return {rep: v for (rep, t, st, te, b), v in bw.items()
+                if (t, st, te, b) == (thp, *k, backing)}
+
+    for k in tests:
+        sz = {(r["bytes"], r["iterations"]) for r in rows if (r["stack"], r["test"]) == k}
+        line = [f"{STACKS_LABEL.get(k[0], k[0])} {k[1]}",
+                ", ".join(f"{size_label(b)} × {n}" for b, n in sorted(sz))]
+        for thp in thps:
+            plain, pre = values(thp, k, "plain"), values(thp, k, "preload")
+            # Each ratio pairs the two halves of one script run, which ran
+            # one right after the other.
+            paired = [pre[rep] / plain[rep] for rep in plain
+                      if rep in pre and plain[rep] > 0]
+            xs, ys, rs = stats(list(plain.values())), stats(list(pre.values())), stats(paired)
+            line += [cell(xs, lambda v: f"{v:.3g}"), cell(ys, lambda v: f"{v:.3g}"),
+                     cell(rs, lambda v: f"{v:.2f}")]
+            if rs:
+                good = True
+                faster = sum(1 for v in paired if v >= 1)
+                line[-1] += f" ({faster}/{len(paired)} ≥ 1)"
+                summary.append([k[0], k[1], thp, rs["n"], xs["median"], ys["median"],
+                                f"{rs['median']:.4f}", f"{rs['min']:.4f}", f"{rs['max']:.4f}"])
+        if len(thps) == 2:
+            never, always = values("never", k, "plain"), values("always", k, "plain")
+            a, b = stats(list(always.values())), stats(list(never.values()))
+            line.append(f"{a['median'] / b['median']:.2f}" if a and b and b["median"] else "–")
+        table.append(line)
+    write_csv(os.path.join(d, "summary-stacks.csv"),
+              ["stack", "test", "thp", "pairs", "plain_bw_median", "preload_bw_median",
+               "ratio_median", "ratio_min", "ratio_max"], summary)
+    md.append("### 7. Communication stacks across two rxe devices: plain vs the preload\n")
+    nok = sum(1 for r in runs if r["status"] == "0")
+    md.append("The stack tests of `tests/stacks/` (`docs/applications.md`) in the pair "
+              "set-up, every word checked: each run moves the data without the allocator "
+              "preload and then with it (`contig-mr-run --min 1M`). Bandwidth in MB/s as "
+              "the program reports it, median [min–max] over the rounds; the ratio is "
+              "preload / plain of the same run, median [min–max] over the runs, and how "
+              "many runs were at least as fast with the preload. THP is the guest's "
+              "transparent huge pages setting during the run: with `never` the plain "
+              "buffers are 4 KiB pages, with `always` 2 MiB where THP backs them; the "
+              "preload's buffers are one device page either way. Script runs that "
+              f"passed: {nok} of {len(runs)} (a failed run's numbers are left out).\n")
+    header = ["stack, test", "message × count"]
+    for thp in thps:
+        header += [f"plain (THP {thp})", f"preload (THP {thp})", "ratio"]
+    if len(thps) == 2:
+        header.append("plain THP always / never")
+    md.append(md_table(header, table, left=2) + "\n")
+    return good
+
+
 def read_conditions(d):
     conds = {}
     for name in sorted(os.listdir(d)):
@@ -661,7 +733,8 @@ def read_conditions(d):
 def conditions_md(conds, md):
     keys = ["date", "kernel", "accel", "cpus", "cpu_model", "mem_total_mib", "numa_nodes",
             "thp", "kernel_debug", "rdma_device", "perftest", "rdma_core", "repeats",
-            "iterations", "sizes", "backings", "smoke", "host_cpus", "host_cpu_model",
+            "iterations", "sizes", "backings", "thp_settings", "ucx", "openmpi",
+            "libfabric", "smoke", "host_cpus", "host_cpu_model",
             "host_load", "host_qemu_running", "git_commit"]
     parts = sorted(conds)
     rows = []
@@ -736,6 +809,9 @@ def main(argv):
         good["hold"] = part_hold(d, data["hold.csv"], md, conds.get("hold", {}))
     if "scale.csv" in data:
         good["scale"] = part_scale(d, data["scale.csv"], md)
+    if "stacks.csv" in data:
+        good["stacks"] = part_stacks(d, data["stacks.csv"], data.get("stacks-runs.csv", []),
+                                     md)
     with open(os.path.join(d, "results.md"), "w") as f:
         f.write("\n".join(md) + "\n")
     bad = [p for p, ok in good.items() if not ok]

@@ -86,6 +86,25 @@ def fixture(d):
                 rows.append(f"{r},{s},{m},{held},{st},{wins},{clear},{rnd.randint(10 ** 9, 10 ** 11)}")
     write(d, "hold.csv", "\n".join(rows) + "\n")
     write(d, "conditions-hold.txt", "part=hold\nmem_total_mib=7963\nsizes=1G,2G\n")
+    # Stacks: tag_bw's preload runs at 0.9, 1.0, 1.2 x its plain run
+    # (median 1.00, 2 of 3 at least as fast); the third openmpi run failed.
+    rows = ["repeat,thp,stack,test,backing,bytes,iterations,bw_mbs"]
+    runs = ["repeat,thp,stack,status,seconds"]
+    for r in range(1, 4):
+        for thp in ("never", "always"):
+            for st, tests, size in (("ucx", ("tag_bw", "ucp_put_bw"), 1 << 20),
+                                    ("openmpi", ("send/recv", "put"), 8 << 20)):
+                failed = st == "openmpi" and r == 3
+                runs.append(f"{r},{thp},{st},{1 if failed else 0},60")
+                if failed:
+                    continue
+                for t in tests:
+                    plain = 10.0 * r if thp == "never" else 12.0 * r
+                    pre = plain * (0.9, 1.0, 1.2)[r - 1] if t == "tag_bw" else plain
+                    rows.append(f"{r},{thp},{st},{t},plain,{size},16,{plain:.2f}")
+                    rows.append(f"{r},{thp},{st},{t},preload,{size},16,{pre:.2f}")
+    write(d, "stacks.csv", "\n".join(rows) + "\n")
+    write(d, "stacks-runs.csv", "\n".join(runs) + "\n")
 
 
 def run(d):
@@ -114,7 +133,8 @@ def main():
                 check(f.read(4) == PNG, f"{png}.png is a PNG")
         with open(os.path.join(d, "results.md")) as f:
             md = f.read()
-        for sect in ("### 1.", "### 2.", "### 3.", "### 4.", "**pinned**", "### 5.", "### 6."):
+        for sect in ("### 1.", "### 2.", "### 3.", "### 4.", "**pinned**", "### 5.", "### 6.",
+                     "### 7."):
             check(sect in md, f"results.md has {sect}")
         check("| 1 GiB | memalign+touch+reg | 4 KiB | 262,144 | 4,202,496 |" in md,
               "rxe map bytes of 1 GiB of 4 KiB pages = 1024 x (4096 + 8)")
@@ -137,8 +157,16 @@ def main():
         check("| 16 GiB | 750.0 ms [750.0 ms–750.0 ms] | 1.50 s [1.50 s–1.50 s] |" in md,
               "scale: per-GiB set-up, CPU and release of one size")
         check("(1× pool-short)" in md, "scale: failed attempts counted")
+        check("| ucx_perftest tag_bw | 1 MiB × 16 | 20 [10–30] | 20 [9–36] | "
+              "1.00 [0.90–1.20] (2/3 ≥ 1) |" in md,
+              "stacks: medians per backing, ratio paired by run")
+        check("| Open MPI (pml ucx) put | 8 MiB × 16 | 15 [10–20] | 15 [10–20] | "
+              "1.00 [1.00–1.00] (2/2 ≥ 1) | 18 [12–24] | 18 [12–24] | 1.00 [1.00–1.00] "
+              "(2/2 ≥ 1) | 1.20 |" in md, "stacks: THP never and always, and their ratio")
+        check("Script runs that passed: 10 of 12" in md, "stacks: failed runs counted")
         for name in ("summary-readbw.csv", "summary-setup.csv", "summary-translation.csv",
-                     "summary-frag.csv", "summary-hold.csv", "summary-scale.csv"):
+                     "summary-frag.csv", "summary-hold.csv", "summary-scale.csv",
+                     "summary-stacks.csv"):
             check(os.path.getsize(os.path.join(d, name)) > 0, f"{name} written")
 
     bad_cases = {
@@ -146,6 +174,9 @@ def main():
         "missing field": ("frag.csv", lambda t: t.replace(",ok,", ",ok", 1)),
         "text for a number": ("readbw.csv", lambda t: t.replace(",20,", ",twenty,", 1)),
         "no success": ("frag.csv", lambda t: t.replace(",ok,", ",ENOMEM,")),
+        "stacks with no pair": ("stacks.csv",
+                                lambda t: "\n".join(l for l in t.splitlines()
+                                                    if ",preload," not in l) + "\n"),
     }
     for what, (name, mangle) in bad_cases.items():
         with tempfile.TemporaryDirectory() as d:

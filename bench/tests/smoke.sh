@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # CI's check of the benchmarks: one part in its --smoke form, in the guest
-# (loop set-up), then the report over its output. Passes when the raw CSV
+# (loop set-up; the stacks part, pair), then the report over its output. Passes when the raw CSV
 # is well-formed with at least one successful measurement (report.py
 # --check), the part's plots are PNG files, results.md has its section,
 # and the part left THP and the hugetlb pools as it found them.
@@ -9,7 +9,11 @@ set -u
 part=${1:?part} bench_bin=${2:?cmr-bench} perftest_bin=${3:?perftest wrapper dir}
 here=$(cd "$(dirname "$0")/.." && pwd)
 fail() { echo "not ok - $*"; exit 1; }
-[ -n "${CMR_RXE:-}" ] || { echo "skip - needs the loop set-up"; exit 77; }
+if [ "$part" = stacks ]; then
+	[ -n "${CMR_RXE1:-}" ] || { echo "skip - needs the pair set-up"; exit 77; }
+else
+	[ -n "${CMR_RXE:-}" ] || { echo "skip - needs the loop set-up"; exit 77; }
+fi
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 # The settings a part changes: it must put them back, because the tests
@@ -39,6 +43,7 @@ setup) csvs="setup.csv" pngs="setup release translation" sect="### 2." ;;
 frag) csvs="frag.csv" pngs="frag" sect="### 4." ;;
 hold) csvs="hold.csv" pngs="" sect="### 5." ;;
 scale) csvs="scale.csv" pngs="" sect="### 6." ;;
+stacks) csvs="stacks.csv stacks-runs.csv" pngs="" sect="### 7." ;;
 *) fail "unknown part $part" ;;
 esac
 for f in $csvs; do
