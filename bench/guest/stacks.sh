@@ -19,7 +19,8 @@ parse_common "$@"
 UB=${CMR_USER_BUILD:-$CMR_BUILD/user}
 RUN=$UB/preload/bin/contig-mr-run RDMA_MR=$UB/tests/lib/cmr-rdma-mr
 STACKS=$CMR_ROOT/tests/stacks
-for f in "$RUN" "$RDMA_MR" "$UB/tests/stacks/stack_mpi_bw" "$UB/tests/stacks/stack_fi_rma"; do
+for f in "$RUN" "$RDMA_MR" "$UB/tests/stacks/stack_mpi_bw" "$UB/tests/stacks/stack_fi_rma" \
+	"$UB/tests/stacks/libcmr_hold_dereg.so"; do
 	[ -x "$f" ] || die "no $f (build the project)"
 done
 if [ "$SMOKE" = 1 ]; then
@@ -32,7 +33,7 @@ fi
 # script STACK: the command of STACK's test script.
 script() {
 	case $1 in
-	ucx) echo "$STACKS/ucx_perftest.sh $RUN $RDMA_MR" ;;
+	ucx) echo "$STACKS/ucx_perftest.sh $RUN $RDMA_MR $UB/tests/stacks/libcmr_hold_dereg.so" ;;
 	openmpi) echo "$STACKS/openmpi_ucx.sh $RUN $RDMA_MR $UB/tests/stacks/stack_mpi_bw" ;;
 	libfabric) echo "$STACKS/libfabric.sh $RUN $RDMA_MR $UB/tests/stacks/stack_fi_rma" ;;
 	esac

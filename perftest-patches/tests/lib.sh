@@ -134,8 +134,9 @@ port_mtu() {
 	m=$(ibv_devinfo -d "$1" -i 1 | awk '$1 == "active_mtu:" { print $2 }')
 	[[ $m =~ ^[0-9]+$ ]] && echo "$m"
 }
-# mrs_of NAME PID MIN MAX: the records of PID's MRs of MIN to MAX bytes,
-# into $TMP/NAME.mrs, once PID has registered one (at most 60 s).
+# mrs_of NAME PID MIN MAX [COUNT]: the records of PID's MRs of MIN to MAX
+# bytes, into $TMP/NAME.mrs, once PID has registered COUNT of them (one by
+# default; at most 60 s).
 mrs_of() {
 	local i rec len
 	[ -x "$RDMA_MR" ] || { echo "# no cmr-rdma-mr tool given (second argument)" >&2; return 2; }
@@ -145,7 +146,7 @@ mrs_of() {
 			len=$(field "$rec" mrlen)
 			[ "$len" -ge "$3" ] && [ "$len" -le "$4" ] && echo "$rec" >>"$TMP/$1.mrs"
 		done < <("$RDMA_MR" pid "$2" 2>/dev/null)
-		[ -s "$TMP/$1.mrs" ] && return 0
+		[ "$(wc -l <"$TMP/$1.mrs")" -ge "${5:-1}" ] && return 0
 		sleep 0.2
 	done
 	return 1

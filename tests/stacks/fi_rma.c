@@ -4,8 +4,8 @@
  * an RC QP connected by rdma_cm), between a server and a client that each
  * bind their own address, so that each uses the rxe device of that address.
  *
- *   fi_rma -a SRC_IP -p PORT [-S SIZE] [-n ITERS] [-w SECS]            (server)
- *   fi_rma -a SRC_IP -p PORT [-S SIZE] [-n ITERS] [-w SECS] SERVER_IP  (client)
+ *   fi_rma -a SRC_IP -p PORT [-S SIZE] [-n ITERS] [-w FILE]            (server)
+ *   fi_rma -a SRC_IP -p PORT [-S SIZE] [-n ITERS] [-w FILE] SERVER_IP  (client)
  *
  * libfabric-bin's only traffic tool, fi_pingpong, cannot name its source
  * address, and with both addresses of the pair set-up local to one host
@@ -24,15 +24,14 @@
  * and each side posts the receive for the answer before it sends, so no
  * message finds no receive. Both print their buffer's address (to find
  * its MR) and the client the bandwidth of each part, timed over the
- * transfers alone. With -w, each side keeps its MRs at the end until it
- * gets SIGUSR1 or SECS pass, so that a test can see them however fast
- * the transfers were. Exit status 0 when every word was right.
+ * transfers alone. With -w, each side keeps its MRs at the end until FILE
+ * exists, so that a test can see them however fast the transfers were
+ * (hold.h). Exit status 0 when every word was right.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <netinet/in.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,6 +46,7 @@
 #include <rdma/fi_rma.h>
 
 #include "cmr_test.h"
+#include "hold.h"
 #include "words.h"
 
 #define FI_RMA_VERSION FI_VERSION(1, 9)
@@ -75,7 +75,7 @@ struct side {
 	struct ctrl *ctrl;	/* [0] received into, [1] sent from */
 	size_t size;
 	int iters;
-	int hold_secs;		/* -w */
+	const char *hold_file;	/* -w */
 };
 
 #define CHECK(call)							\
@@ -190,21 +190,6 @@ static void answer(struct side *s)
 	cq_wait(s, "answer");
 }
 
-/* With -w: keep everything until SIGUSR1 (blocked since main()) or
- * hold_secs. */
-static void hold(struct side *s)
-{
-	struct timespec ts = { .tv_sec = s->hold_secs };
-	sigset_t usr1;
-
-	if (!s->hold_secs)
-		return;
-	sigemptyset(&usr1);
-	sigaddset(&usr1, SIGUSR1);
-	while (sigtimedwait(&usr1, NULL, &ts) < 0 && errno == EINTR)
-		;
-}
-
 /* Domain, buffers, CQ and endpoint on info; the endpoint enabled. */
 static void open_endpoint(struct side *s, struct fi_info *info)
 {
@@ -271,7 +256,7 @@ static void run_server(struct side *s)
 	printf("fi_rma: written to: %zu words checked, %" PRIu64 " wrong\n",
 	       s->size / 8 * (size_t)s->iters, wrong);
 	fflush(stdout);
-	hold(s);
+	hold_until_file(s->hold_file);
 	eq_wait(s, FI_SHUTDOWN);
 	exit(wrong ? 1 : 0);
 }
@@ -337,7 +322,7 @@ static void run_client(struct side *s)
 	}
 	report("write", s, t_write, wrong);
 	fflush(stdout);
-	hold(s);
+	hold_until_file(s->hold_file);
 	fi_shutdown(s->ep, 0);
 	exit(bad || wrong ? 1 : 0);
 }
@@ -345,7 +330,7 @@ static void run_client(struct side *s)
 static int usage(void)
 {
 	fprintf(stderr, "usage: fi_rma -a SRC_IP -p PORT [-S SIZE] [-n ITERS] "
-			"[-w SECS] [SERVER_IP]\n");
+			"[-w FILE] [SERVER_IP]\n");
 	return 2;
 }
 
@@ -356,7 +341,6 @@ int main(int argc, char **argv)
 	struct side s = { .size = 8 << 20, .iters = 4 };
 	struct sockaddr_in sin = { .sin_family = AF_INET };
 	struct fi_info *hints;
-	sigset_t usr1;
 	uint64_t size;
 	int opt;
 
@@ -378,9 +362,7 @@ int main(int argc, char **argv)
 			s.iters = atoi(optarg);
 			break;
 		case 'w':
-			s.hold_secs = atoi(optarg);
-			if (s.hold_secs <= 0)
-				return usage();
+			s.hold_file = optarg;
 			break;
 		default:
 			return usage();
@@ -389,10 +371,6 @@ int main(int argc, char **argv)
 	if (!src || !port || s.iters <= 0 || argc - optind > 1 ||
 	    inet_pton(AF_INET, src, &sin.sin_addr) != 1)
 		return usage();
-	/* Before any thread starts: a SIGUSR1 that comes early waits. */
-	sigemptyset(&usr1);
-	sigaddset(&usr1, SIGUSR1);
-	sigprocmask(SIG_BLOCK, &usr1, NULL);
 
 	hints = fi_allocinfo();
 	if (!hints)

@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0 OR Linux-OpenIB
 /*
- * mpi_bw SIZE ITERS: two MPI ranks move SIZE bytes ITERS times from rank 0
+ * mpi_bw SIZE ITERS [HOLD_FILE]: two MPI ranks move SIZE bytes ITERS times from rank 0
  * to rank 1, first by MPI_Send/MPI_Recv, then by MPI_Put into a window of
  * rank 1, and rank 1 checks every 64-bit word of every message. Each rank
  * prints its buffers' addresses (to find their MRs), and rank 1 the
  * bandwidth of each part, timed over the transfers alone (the fill and the
- * check are outside the clock). Exit status 1 when a word was wrong or a
- * call failed (MPI aborts on its own errors).
+ * check are outside the clock). With HOLD_FILE, each rank keeps its
+ * buffers and the window, and so their MRs, after the last put (and its
+ * report) until HOLD_FILE exists (hold.h). Exit status 1 when a word was
+ * wrong or a call failed (MPI aborts on its own errors).
  *
  * The buffers are malloc()ed as a program's are: what memory backs them
  * is up to the allocator (tests/stacks/openmpi_ucx.sh runs this with and
@@ -19,6 +21,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "hold.h"
 #include "words.h"
 
 static void report(int rank, const char *what, size_t size, int iters,
@@ -37,21 +40,24 @@ int main(int argc, char **argv)
 	size_t size, words, bad_send = 0, bad_put = 0, total;
 	double t, t_send = 0, t_put = 0;
 	uint64_t *buf, *win_buf;
+	const char *hold_file;
 	int rank, nranks, iters, i;
 	MPI_Win win;
 
 	MPI_Init(&argc, &argv);
 	MPI_Comm_rank(MPI_COMM_WORLD, &rank);
 	MPI_Comm_size(MPI_COMM_WORLD, &nranks);
-	if (argc != 3 || nranks != 2) {
+	if (argc < 3 || argc > 4 || nranks != 2) {
 		if (!rank)
 			fprintf(stderr, "usage: mpirun -np 2 %s SIZE ITERS "
-				"(SIZE a multiple of 8 bytes)\n", argv[0]);
+				"[HOLD_FILE] (SIZE a multiple of 8 bytes)\n",
+				argv[0]);
 		MPI_Finalize();
 		return 2;
 	}
 	size = strtoull(argv[1], NULL, 0);
 	iters = atoi(argv[2]);
+	hold_file = argc > 3 ? argv[3] : NULL;
 	words = size / 8;
 	if (!words || words * 8 != size || size > INT32_MAX || iters < 1) {
 		if (!rank)
@@ -101,8 +107,10 @@ int main(int argc, char **argv)
 		if (rank)
 			bad_put += words_check(win_buf, words, iters + i);
 	}
-	MPI_Win_free(&win);
 	report(rank, "put", size, iters, t_put, bad_put);
+	fflush(stdout);
+	hold_until_file(hold_file);
+	MPI_Win_free(&win);
 
 	total = bad_send + bad_put;
 	free(win_buf);

@@ -8,10 +8,12 @@
 #  - both ranks exit 0 and rank 1 found no wrong word;
 #  - the data crossed the veth: rxe2 sent and rxe1 received at least a
 #    packet per MTU moved;
-#  - the MRs of SIZE bytes of each rank (UCX's registration of its message
-#    buffer, found first; the window's may come later), as `rdma resource
-#    show mr -dd` lists them while the ranks run: 2 MiB pages at best
-#    without the preload, one device page of at least SIZE with it;
+#  - the two MRs of SIZE bytes (up to a page more, for rounding) of each
+#    rank, its message buffer's and its window's, as `rdma resource show
+#    mr -dd` lists them once the puts are over (mpi_bw holds them until
+#    they were seen; looking earlier would take CPU from the transfers
+#    being timed): 2 MiB pages at best without the preload, one device
+#    page of at least SIZE with it;
 #  - the bandwidths; their ratios are printed, not judged (TCG).
 # Open MPI 4.1 offers pml ucx only on the devices of its pml_ucx_devices
 # and opal_common_ucx_devices lists (mlx* by default): "any" opens it to
@@ -39,16 +41,20 @@ rank_pid() {
 
 # run LABEL [PREFIX...]: both ranks, each run as PREFIX mpi_bw.
 run() {
-	local label=$1 pid0 pid1 sent rcvd rc
+	local label=$1 pids=() sent rcvd rc rank
 	shift
 	counter sent "$CMR_RXE2" sent_pkts && counter rcvd "$CMR_RXE1" rcvd_pkts
 	start_server "$label" timeout 400 "${mpi[@]}" \
-		-np 1 env "${ucx[@]}" UCX_NET_DEVICES="$CMR_RXE2:1" "$@" "$PROG" "$size" "$iters" : \
-		-np 1 env "${ucx[@]}" UCX_NET_DEVICES="$CMR_RXE1:1" "$@" "$PROG" "$size" "$iters"
-	pid0=$(rank_pid "$label" 0) && pid1=$(rank_pid "$label" 1) ||
+		-np 1 env "${ucx[@]}" UCX_NET_DEVICES="$CMR_RXE2:1" "$@" "$PROG" "$size" "$iters" "$TMP/$label.seen" : \
+		-np 1 env "${ucx[@]}" UCX_NET_DEVICES="$CMR_RXE1:1" "$@" "$PROG" "$size" "$iters" "$TMP/$label.seen"
+	pids[0]=$(rank_pid "$label" 0) && pids[1]=$(rank_pid "$label" 1) ||
 		{ wait "$SPID"; show "$label"; fail "$label: the ranks did not start"; }
-	mrs_of "$label-0" "$pid0" "$size" "$size" || { show "$label"; fail "$label: no MR of $size bytes of rank 0"; }
-	mrs_of "$label-1" "$pid1" "$size" "$size" || { show "$label"; fail "$label: no MR of $size bytes of rank 1"; }
+	wait_for "$TMP/$label.out" '^mpi_bw: put ' 400 || { show "$label"; fail "$label: no result for put"; }
+	for rank in 0 1; do
+		mrs_of "$label-$rank" "${pids[rank]}" "$size" $((size + 4096)) 2 ||
+			{ show "$label"; cat "$TMP/$label-$rank.mrs"; fail "$label: not two MRs of $size bytes of rank $rank"; }
+	done
+	touch "$TMP/$label.seen"
 	wait "$SPID"
 	rc=$?
 	[ $rc = 0 ] || { show "$label"; fail "$label: mpirun exit $rc"; }

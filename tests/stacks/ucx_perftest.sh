@@ -8,8 +8,10 @@
 #  - the data crossed the veth: rxe2 sent and rxe1 received at least a
 #    packet per MTU moved;
 #  - the MRs of ucx_perftest's own 1 MiB message buffers, as `rdma resource
-#    show mr -dd` lists them while it runs: 2 MiB pages at best without the
-#    preload, one page of the whole buffer with it;
+#    show mr -dd` lists them once the client has its result (HOLD_LIB,
+#    LD_PRELOADed, keeps them until they were seen; looking earlier would
+#    take CPU from the transfers being timed): 2 MiB pages at best without
+#    the preload, one page of the whole buffer with it;
 #  - a bandwidth is reported; their ratio is printed, not judged (TCG).
 # UCX's UD wire-up needs UCX_UD_VERBS_ETH_DGID_CHECK=n on 6.1's rxe: with
 # its default (y) it ends in "UD endpoint ...: unhandled timeout error",
@@ -19,9 +21,10 @@
 # preload's mmap(); with heap they come from malloc(), which the preload
 # serves (docs/applications.md).
 T=$(cd "$(dirname "$0")" && pwd)
-RUN=${1:?usage: $0 CONTIG_MR_RUN CMR_RDMA_MR}
+RUN=${1:?usage: $0 CONTIG_MR_RUN CMR_RDMA_MR HOLD_LIB}
 # shellcheck source=../../perftest-patches/tests/lib.sh
-. "$T/../../perftest-patches/tests/lib.sh" /usr/bin "${2:?usage: $0 CONTIG_MR_RUN CMR_RDMA_MR}"
+. "$T/../../perftest-patches/tests/lib.sh" /usr/bin "${2:?usage: $0 CONTIG_MR_RUN CMR_RDMA_MR HOLD_LIB}"
+HOLD=${3:?usage: $0 CONTIG_MR_RUN CMR_RDMA_MR HOLD_LIB}
 [ -n "${CMR_RXE1:-}" ] || skip "needs the pair set-up (CMR_RXE1, CMR_RXE2)"
 command -v ucx_perftest >/dev/null || fail "ucx_perftest not installed (ucx-utils)"
 size=1048576 iters=${CMR_STACK_ITERS:-10}
@@ -32,22 +35,24 @@ ucx=("UCX_TLS=rc_verbs,ud_verbs" UCX_IB_GID_INDEX=1 UCX_UD_VERBS_ETH_DGID_CHECK=
 # run LABEL TEST [PREFIX...]: server on rxe1, client on rxe2, each as PREFIX
 # ucx_perftest -t TEST; checks the wire and the result, records the MRs.
 run() {
-	local label=$1 spid cpid sent rcvd retries1 retries2 perf
+	local label=$1 spid cpid sent rcvd retries1 retries2 perf hold
 	perf=(ucx_perftest -t "$2" -s "$size" -n "$iters")
+	hold=(LD_PRELOAD="$HOLD" CMR_HOLD_FILE="$TMP/$label.seen" CMR_HOLD_MIN="$size")
 	shift 2
 	counter sent "$CMR_RXE2" sent_pkts && counter rcvd "$CMR_RXE1" rcvd_pkts
 	counter retries1 "$CMR_RXE1" completer_retry_err && counter retries2 "$CMR_RXE2" completer_retry_err
 	next_port
-	start_server "$label-srv" env "${ucx[@]}" UCX_NET_DEVICES="$CMR_RXE1:1" "$@" "${perf[@]}" -p "$PORT"
+	start_server "$label-srv" env "${ucx[@]}" "${hold[@]}" UCX_NET_DEVICES="$CMR_RXE1:1" "$@" "${perf[@]}" -p "$PORT"
 	spid=$SPID
 	wait_listen "$PORT" || { show "$label-srv"; fail "$label: the server does not listen"; }
-	start_client "$label-cli" env "${ucx[@]}" UCX_NET_DEVICES="$CMR_RXE2:1" "$@" "${perf[@]}" -p "$PORT" "$CMR_IP1"
+	start_client "$label-cli" env "${ucx[@]}" "${hold[@]}" UCX_NET_DEVICES="$CMR_RXE2:1" "$@" "${perf[@]}" -p "$PORT" "$CMR_IP1"
 	cpid=$CPID
+	wait_for "$TMP/$label-cli.out" '^Final:' 300 || { show "$label-cli"; fail "$label: no result"; }
 	mrs_of "$label-srv" "$spid" "$size" "$size" || { show "$label-srv"; fail "$label: no MR of $size bytes of the server"; }
 	mrs_of "$label-cli" "$cpid" "$size" "$size" || { show "$label-cli"; fail "$label: no MR of $size bytes of the client"; }
+	touch "$TMP/$label.seen"
 	wait "$cpid" || { show "$label-cli"; fail "$label: the client failed"; }
 	wait "$spid" || { show "$label-srv"; fail "$label: the server failed"; }
-	grep -q '^Final:' "$TMP/$label-cli.out" || { show "$label-cli"; fail "$label: no result"; }
 	counter sent "$CMR_RXE2" sent_pkts "$sent" && counter rcvd "$CMR_RXE1" rcvd_pkts "$rcvd"
 	counter retries1 "$CMR_RXE1" completer_retry_err "$retries1"
 	counter retries2 "$CMR_RXE2" completer_retry_err "$retries2"
