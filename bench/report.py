@@ -662,7 +662,7 @@ def part_stacks(d, rows, runs, md):
     thps = [t for t in ("never", "always") if any(r["thp"] == t for r in rows)]
     tests = [k for k in STACKS_ORDER if any((r["stack"], r["test"]) == k for r in rows)]
     tests += sorted({(r["stack"], r["test"]) for r in rows} - set(tests))
-    table, summary = [], []
+    table, summary, every = [], [], []
     good = False
 
     def values(thp, k, backing):
@@ -682,6 +682,7 @@ def part_stacks(d, rows, runs, md):
             xs, ys, rs = stats(list(plain.values())), stats(list(pre.values())), stats(paired)
             line += [cell(xs, lambda v: f"{v:.3g}"), cell(ys, lambda v: f"{v:.3g}"),
                      cell(rs, lambda v: f"{v:.2f}")]
+            every += paired
             if rs:
                 good = True
                 faster = sum(1 for v in paired if v >= 1)
@@ -714,6 +715,12 @@ def part_stacks(d, rows, runs, md):
     if len(thps) == 2:
         header.append("plain THP always / never")
     md.append(md_table(header, table, left=2) + "\n")
+    if every:
+        gm = math.exp(sum(math.log(v) for v in every) / len(every))
+        md.append(f"Over all {len(every)} paired runs: geometric mean of the ratio {gm:.3f}, "
+                  f"median {statistics.median(every):.3f}, range {min(every):.2f} – "
+                  f"{max(every):.2f}; at least as fast with the preload in "
+                  f"{sum(1 for v in every if v >= 1)} of {len(every)}.\n")
     return good
 
 
