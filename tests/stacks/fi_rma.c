@@ -89,18 +89,19 @@ struct side {
 	} while (0)
 
 /*
- * One completion of the CQ, waited for up to TIMEOUT_MS; exits on error.
- * The wait sleeps (the CQ has a wait object) rather than polls, so that
- * the two sides on the same two CPUs do not take them from rxe's tasks.
+ * One completion of the CQ, waited for up to timeout_ms (-1: no limit);
+ * exits on error. The wait sleeps (the CQ has a wait object) rather than
+ * polls, so that the two sides on the same two CPUs do not take them from
+ * rxe's tasks.
  */
-static void cq_wait(struct side *s, const char *what)
+static void cq_wait_for(struct side *s, const char *what, int timeout_ms)
 {
 	struct fi_cq_err_entry err;
 	struct fi_cq_entry e;
 	ssize_t n;
 
 	do
-		n = fi_cq_sread(s->cq, &e, 1, NULL, TIMEOUT_MS);
+		n = fi_cq_sread(s->cq, &e, 1, NULL, timeout_ms);
 	while (n == -FI_EINTR);
 	if (n == 1)
 		return;
@@ -113,12 +114,17 @@ static void cq_wait(struct side *s, const char *what)
 				       NULL, 0));
 	} else if (n == -FI_EAGAIN) {
 		fprintf(stderr, "fi_rma: %s: no completion in %d ms\n", what,
-			TIMEOUT_MS);
+			timeout_ms);
 	} else {
 		fprintf(stderr, "fi_rma: %s: fi_cq_sread: %s\n", what,
 			fi_strerror((int)-n));
 	}
 	exit(1);
+}
+
+static void cq_wait(struct side *s, const char *what)
+{
+	cq_wait_for(s, what, TIMEOUT_MS);
 }
 
 /* The next connection-manager event, which must be want. */
@@ -171,13 +177,15 @@ static struct ctrl request(struct side *s, const char *what)
 
 /*
  * The server: the client's next message (into the receive posted before
- * the last answer), with the receive for the one after posted.
+ * the last answer), with the receive for the one after posted. At the
+ * client's pace, which is ITERS reads before its first write: the script
+ * running the two bounds the wait.
  */
 static struct ctrl next_request(struct side *s, const char *what)
 {
 	struct ctrl msg;
 
-	cq_wait(s, what);
+	cq_wait_for(s, what, -1);
 	msg = s->ctrl[0];
 	post_recv(s);
 	return msg;

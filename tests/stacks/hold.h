@@ -30,7 +30,8 @@ static inline void hold_until_file(const char *path)
 			return;
 		nanosleep(&tick, NULL);
 	}
-	fprintf(stderr, "no %s after %d s: going on\n", path, HOLD_MAX_SECS);
+	fprintf(stderr, "hold: no %s after %d s: going on\n", path,
+		HOLD_MAX_SECS);
 }
 
 #endif

@@ -4,13 +4,15 @@
  * (ucx_perftest): ibv_dereg_mr() of an MR of at least CMR_HOLD_MIN bytes
  * waits until the file CMR_HOLD_FILE exists, so that a test sees the
  * program's MRs in `rdma resource show mr` however fast its transfers
- * were (hold.h). Smaller MRs, and every MR when CMR_HOLD_FILE is unset,
+ * were (hold.h). Smaller MRs, and every MR when either variable is unset,
  * go straight through: a program that deregisters a small MR mid-run is
- * not stopped before the test has anything to look at.
+ * not stopped before the test has anything to look at. Each hold prints a
+ * line, so that a test sees one that came before the program's result.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <stdlib.h>
 
 #include <infiniband/verbs.h>
@@ -38,7 +40,10 @@ int ibv_dereg_mr(struct ibv_mr *mr)
 		return EINVAL;
 	}
 	dlclose(verbs);
-	if (file && mr && mr->length >= strtoull(min ? min : "0", NULL, 0))
+	if (file && min && mr && mr->length >= strtoull(min, NULL, 0)) {
+		fprintf(stderr, "hold_dereg: holding an MR of %zu bytes until %s\n",
+			mr->length, file);
 		hold_until_file(file);
+	}
 	return real(mr);
 }

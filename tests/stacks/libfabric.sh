@@ -66,6 +66,8 @@ run() {
 	touch "$TMP/$label.seen"
 	wait "$cpid" || { show "$label-cli"; show "$label-srv"; fail "$label: the client failed"; }
 	wait "$spid" || { show "$label-srv"; fail "$label: the server failed"; }
+	! grep -h '^hold: .* going on' "$TMP/$label-cli.out" "$TMP/$label-srv.out" ||
+		fail "$label: a hold timed out"
 	expect_domain "$label-srv" "$CMR_RXE1"
 	expect_domain "$label-cli" "$CMR_RXE2"
 	[ "$(grep -c '^fi_rma: \(read\|write\) .* words checked, 0 wrong$' "$TMP/$label-cli.out")" = 2 ] ||

@@ -1,14 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0 OR Linux-OpenIB
 /*
- * mpi_bw SIZE ITERS [HOLD_FILE]: two MPI ranks move SIZE bytes ITERS times from rank 0
- * to rank 1, first by MPI_Send/MPI_Recv, then by MPI_Put into a window of
- * rank 1, and rank 1 checks every 64-bit word of every message. Each rank
- * prints its buffers' addresses (to find their MRs), and rank 1 the
- * bandwidth of each part, timed over the transfers alone (the fill and the
- * check are outside the clock). With HOLD_FILE, each rank keeps its
- * buffers and the window, and so their MRs, after the last put (and its
- * report) until HOLD_FILE exists (hold.h). Exit status 1 when a word was
- * wrong or a call failed (MPI aborts on its own errors).
+ * mpi_bw SIZE ITERS [HOLD_FILE]: two MPI ranks move SIZE bytes ITERS
+ * times from rank 0 to rank 1, first by MPI_Send/MPI_Recv, then by MPI_Put
+ * into a window of rank 1, and rank 1 checks every 64-bit word of every
+ * message. Each rank prints its buffers' addresses (to find their MRs),
+ * and rank 1 the bandwidth of each part, timed over the transfers alone:
+ * the fill and the check are outside the clock, and so are a first touch
+ * of both buffers and one transfer of each kind before the timed ones.
+ * With HOLD_FILE, each rank keeps its buffers and the window, and so their
+ * MRs, after the last put (and its report) until HOLD_FILE exists
+ * (hold.h). Exit status 1 when a word was wrong or a call failed (MPI
+ * aborts on its own errors).
  *
  * The buffers are malloc()ed as a program's are: what memory backs them
  * is up to the allocator (tests/stacks/openmpi_ucx.sh runs this with and
@@ -19,6 +21,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "hold.h"
@@ -75,6 +78,19 @@ int main(int argc, char **argv)
 	printf("mpi_bw: rank %d pid %d send buffer %p window buffer %p\n",
 	       rank, (int)getpid(), (void *)buf, (void *)win_buf);
 	fflush(stdout);
+	/*
+	 * Before the clock, for every backing alike: the pages touched (the
+	 * preload's come zeroed and mapped, malloc's would fault in inside
+	 * the first transfer) and one untimed transfer of each kind, in
+	 * which UCX registers the buffers.
+	 */
+	memset(buf, 0, size);
+	memset(win_buf, 0, size);
+	if (!rank)
+		MPI_Send(buf, (int)size, MPI_BYTE, 1, iters, MPI_COMM_WORLD);
+	else
+		MPI_Recv(buf, (int)size, MPI_BYTE, 0, iters, MPI_COMM_WORLD,
+			 MPI_STATUS_IGNORE);
 
 	for (i = 0; i < iters; i++) {
 		if (!rank)
@@ -94,6 +110,11 @@ int main(int argc, char **argv)
 
 	MPI_Win_create(win_buf, (MPI_Aint)size, 1, MPI_INFO_NULL,
 		       MPI_COMM_WORLD, &win);
+	MPI_Win_fence(0, win);
+	if (!rank)
+		MPI_Put(buf, (int)size, MPI_BYTE, 1, 0, (int)size, MPI_BYTE,
+			win);
+	MPI_Win_fence(0, win);
 	for (i = 0; i < iters; i++) {
 		if (!rank)
 			words_fill(buf, words, iters + i);

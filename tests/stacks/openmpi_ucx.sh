@@ -58,6 +58,7 @@ run() {
 	wait "$SPID"
 	rc=$?
 	[ $rc = 0 ] || { show "$label"; fail "$label: mpirun exit $rc"; }
+	! grep '^hold: .* going on' "$TMP/$label.out" || fail "$label: a hold timed out"
 	[ "$(grep -c '^mpi_bw: .* words checked, 0 wrong$' "$TMP/$label.out")" = 2 ] ||
 		{ show "$label"; fail "$label: no clean result for send/recv and put"; }
 	grep '^mpi_bw: .* words checked' "$TMP/$label.out" | while read -r line; do note "$label: $line"; done

@@ -37,7 +37,7 @@ ucx=("UCX_TLS=rc_verbs,ud_verbs" UCX_IB_GID_INDEX=1 UCX_UD_VERBS_ETH_DGID_CHECK=
 run() {
 	local label=$1 spid cpid sent rcvd retries1 retries2 perf hold
 	perf=(ucx_perftest -t "$2" -s "$size" -n "$iters")
-	hold=(LD_PRELOAD="$HOLD" CMR_HOLD_FILE="$TMP/$label.seen" CMR_HOLD_MIN="$size")
+	hold=(LD_PRELOAD="$HOLD${LD_PRELOAD:+:$LD_PRELOAD}" CMR_HOLD_FILE="$TMP/$label.seen" CMR_HOLD_MIN="$size")
 	shift 2
 	counter sent "$CMR_RXE2" sent_pkts && counter rcvd "$CMR_RXE1" rcvd_pkts
 	counter retries1 "$CMR_RXE1" completer_retry_err && counter retries2 "$CMR_RXE2" completer_retry_err
@@ -53,6 +53,12 @@ run() {
 	touch "$TMP/$label.seen"
 	wait "$cpid" || { show "$label-cli"; fail "$label: the client failed"; }
 	wait "$spid" || { show "$label-srv"; fail "$label: the server failed"; }
+	# A hold before the result stalled a timed transfer (an MR of the
+	# message size deregistered mid-run); one that timed out, the test.
+	awk '/^hold_dereg: holding/ { h = 1 } /^Final:/ { exit h }' "$TMP/$label-cli.out" ||
+		{ show "$label-cli"; fail "$label: the client held an MR before its result"; }
+	! grep -h '^hold: .* going on' "$TMP/$label-cli.out" "$TMP/$label-srv.out" ||
+		fail "$label: a hold timed out"
 	counter sent "$CMR_RXE2" sent_pkts "$sent" && counter rcvd "$CMR_RXE1" rcvd_pkts "$rcvd"
 	counter retries1 "$CMR_RXE1" completer_retry_err "$retries1"
 	counter retries2 "$CMR_RXE2" completer_retry_err "$retries2"
