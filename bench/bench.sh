@@ -163,6 +163,9 @@ bench_main() {
 		case " $BENCH_PARTS_ALL " in *" $p "*) ;; *) die "bench: unknown part '$p'" ;; esac
 	done
 	case $BENCH_REPEATS in '' | [1-9] | [1-9][0-9]) ;; *) die "bench: --repeats takes a number" ;; esac
+	# Publishing a part alone would leave the README with that part only.
+	[ "$publish" = 0 ] || { [ -n "$out" ] && [ -e "$out/conditions-host.txt" ]; } ||
+		die "bench: --publish adds to an earlier run: --out must name its directory"
 	if [ -z "$out" ]; then
 		out=$CMR_ROOT/bench/results/$(date -u +%Y%m%d-%H%M%S)-$([ "$BENCH_SMOKE" = 1 ] && echo smoke || echo full)
 	fi

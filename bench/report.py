@@ -678,7 +678,7 @@ def part_stacks(d, rows, runs, md):
             # Each ratio pairs the two halves of one script run, which ran
             # one right after the other.
             paired = [pre[rep] / plain[rep] for rep in plain
-                      if rep in pre and plain[rep] > 0]
+                      if plain[rep] > 0 and pre.get(rep, 0) > 0]
             xs, ys, rs = stats(list(plain.values())), stats(list(pre.values())), stats(paired)
             line += [cell(xs, lambda v: f"{v:.3g}"), cell(ys, lambda v: f"{v:.3g}"),
                      cell(rs, lambda v: f"{v:.2f}")]
@@ -700,14 +700,17 @@ def part_stacks(d, rows, runs, md):
     md.append("### 7. Communication stacks across two rxe devices: plain vs the preload\n")
     nok = sum(1 for r in runs if r["status"] == "0")
     md.append("The stack tests of `tests/stacks/` (`docs/applications.md`) in the pair "
-              "set-up, every word checked: each run moves the data without the allocator "
-              "preload and then with it (`contig-mr-run --min 1M`). Bandwidth in MB/s as "
+              "set-up, every word checked by Open MPI's and libfabric's programs (UCX's "
+              "ucx_perftest checks none; its test counts the packets): each run moves the "
+              "data without the allocator preload and then with it (`contig-mr-run --min "
+              "1M`), in that order. Bandwidth in MB/s as "
               "the program reports it, median [min–max] over the rounds; the ratio is "
               "preload / plain of the same run, median [min–max] over the runs, and how "
               "many runs were at least as fast with the preload. THP is the guest's "
               "transparent huge pages setting during the run: with `never` the plain "
-              "buffers are 4 KiB pages, with `always` 2 MiB where THP backs them; the "
-              "preload's buffers are one device page either way. Script runs that "
+              "buffers are 4 KiB pages; with `always` THP may back them with 2 MiB pages, "
+              "which an MR gets only where the buffer is 2 MiB aligned (the MRs are in "
+              "the run's logs); the preload's buffers are one device page either way. Script runs that "
               f"passed: {nok} of {len(runs)} (a failed run's numbers are left out).\n")
     header = ["stack, test", "message × count"]
     for thp in thps:

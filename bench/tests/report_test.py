@@ -172,6 +172,22 @@ def main():
                      "summary-stacks.csv"):
             check(os.path.getsize(os.path.join(d, name)) > 0, f"{name} written")
 
+    # A bandwidth of zero (a program whose clock saw no time) is left out
+    # of the pairs, not a crash.
+    with tempfile.TemporaryDirectory() as d:
+        fixture(d)
+        p = os.path.join(d, "stacks.csv")
+        with open(p) as f:
+            text = f.read()
+        with open(p, "w") as f:
+            f.write(text.replace("1,never,ucx,tag_bw,preload,1048576,16,9.00",
+                                 "1,never,ucx,tag_bw,preload,1048576,16,0.00"))
+        res = run(d)
+        with open(os.path.join(d, "results.md")) as f:
+            md = f.read()
+        check(res.returncode == 0 and "Over all 19 paired runs" in md,
+              f"stacks: a zero bandwidth is left out of the pairs ({res.stderr.strip()})")
+
     bad_cases = {
         "bad header": ("setup.csv", lambda t: t.replace("repeat,size", "repeat,sz", 1)),
         "missing field": ("frag.csv", lambda t: t.replace(",ok,", ",ok", 1)),

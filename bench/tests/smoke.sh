@@ -49,6 +49,11 @@ esac
 for f in $csvs; do
 	[ "$(wc -l <"$out/$f")" -ge 2 ] || fail "$f has no rows"
 done
+# The stacks part counts a failed script run and goes on; here each must pass.
+if [ "$part" = stacks ]; then
+	awk -F, 'NR > 1 && $4 != 0 { bad = 1; print "# failed: " $0 } END { exit bad }' "$out/stacks-runs.csv" ||
+		{ cat "$out"/stacks-logs/*.tap | grep '^not ok' | sed 's/^/# /'; fail "a stack's script failed"; }
+fi
 for p in $pngs; do
 	[ "$(head -c 4 "$out/$p.png" 2>/dev/null | od -An -tx1 | tr -d ' ')" = 89504e47 ] ||
 		fail "$p.png is missing or not a PNG"
