@@ -30,12 +30,12 @@ else
 	REPEATS=${REPEATS:-3} THPS="never always" ITERS=${CMR_BENCH_STACK_ITERS:-16}
 fi
 
-# script STACK: the command of STACK's test script.
-script() {
+# set_script STACK: SCRIPT, the command of STACK's test script.
+set_script() {
 	case $1 in
-	ucx) echo "$STACKS/ucx_perftest.sh $RUN $RDMA_MR $UB/tests/stacks/libcmr_hold_dereg.so" ;;
-	openmpi) echo "$STACKS/openmpi_ucx.sh $RUN $RDMA_MR $UB/tests/stacks/stack_mpi_bw" ;;
-	libfabric) echo "$STACKS/libfabric.sh $RUN $RDMA_MR $UB/tests/stacks/stack_fi_rma" ;;
+	ucx) SCRIPT=("$STACKS/ucx_perftest.sh" "$RUN" "$RDMA_MR" "$UB/tests/stacks/libcmr_hold_dereg.so") ;;
+	openmpi) SCRIPT=("$STACKS/openmpi_ucx.sh" "$RUN" "$RDMA_MR" "$UB/tests/stacks/stack_mpi_bw") ;;
+	libfabric) SCRIPT=("$STACKS/libfabric.sh" "$RUN" "$RDMA_MR" "$UB/tests/stacks/stack_fi_rma") ;;
 	esac
 }
 
@@ -59,8 +59,8 @@ for ((r = 1; r <= REPEATS; r++)); do
 			log=$OUT/stacks-logs/$r-$thp-$stack.tap rows=$(mktemp)
 			say "stacks: round $r/$REPEATS, THP $thp, $stack"
 			start=$(date +%s)
-			# shellcheck disable=SC2046 # the command's words
-			CMR_STACK_CSV=$rows CMR_STACK_ITERS=$ITERS timeout 1200 $(script "$stack") >"$log" 2>&1
+			set_script "$stack"
+			CMR_STACK_CSV=$rows CMR_STACK_ITERS=$ITERS timeout 1200 "${SCRIPT[@]}" >"$log" 2>&1
 			rc=$?
 			echo "$r,$thp,$stack,$rc,$(($(date +%s) - start))" >>"$OUT/stacks-runs.csv"
 			if [ $rc = 0 ]; then

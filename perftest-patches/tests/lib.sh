@@ -18,6 +18,25 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else
 record_bw() {
 	[ -z "${CMR_STACK_CSV:-}" ] || [ -z "$5" ] || echo "$1,$2,$3,$4,$5" >>"$CMR_STACK_CSV"
 }
+# reported_bw FILE PROG TEST: the "N MB/s," that PROG (mpi_bw, fi_rma)
+# printed for TEST in FILE, on its "PROG: TEST ..." line.
+reported_bw() {
+	awk -v p="$2:" -v w="$3" '$1 == p && $2 == w { for (i = 1; i < NF; i++) if ($(i + 1) == "MB/s,") print $i }' "$1"
+}
+# compare_bw TEST BYTES ITERATIONS WITH WITHOUT: the bandwidths with and
+# without the preload, recorded and noted with their ratio (not judged).
+compare_bw() {
+	record_bw "$1" plain "$2" "$3" "$5"
+	record_bw "$1" preload "$2" "$3" "$4"
+	note "$1 $2 B x $3: $4 MB/s with the preload, $5 without: ratio $(ratio "$4" "$5")"
+}
+# no_hold_timeout LABEL FILE...: fails if a program's hold of its MRs
+# (tests/stacks/hold.h) gave up waiting for the test.
+no_hold_timeout() {
+	local label=$1
+	shift
+	! grep -h '^hold: .* going on' "$@" || fail "$label: a hold timed out"
+}
 
 TMP=$(mktemp -d)
 PIDS=()

@@ -66,8 +66,7 @@ run() {
 	touch "$TMP/$label.seen"
 	wait "$cpid" || { show "$label-cli"; show "$label-srv"; fail "$label: the client failed"; }
 	wait "$spid" || { show "$label-srv"; fail "$label: the server failed"; }
-	! grep -h '^hold: .* going on' "$TMP/$label-cli.out" "$TMP/$label-srv.out" ||
-		fail "$label: a hold timed out"
+	no_hold_timeout "$label" "$TMP/$label-cli.out" "$TMP/$label-srv.out"
 	expect_domain "$label-srv" "$CMR_RXE1"
 	expect_domain "$label-cli" "$CMR_RXE2"
 	[ "$(grep -c '^fi_rma: \(read\|write\) .* words checked, 0 wrong$' "$TMP/$label-cli.out")" = 2 ] ||
@@ -89,10 +88,7 @@ for side in srv cli; do
 		{ show "preload-$side"; fail "preload $side: buffer $addr is in no region the preload served"; }
 	ok "preload $side: buffer $addr in the region $(region_holding "preload-$side" "$addr")"
 done
-bw() { awk -v w="$2" '$1 == "fi_rma:" && $2 == w { for (i = 1; i < NF; i++) if ($(i + 1) == "MB/s,") print $i }' "$TMP/$1-cli.out"; }
+bw() { reported_bw "$TMP/$1-cli.out" fi_rma "$2"; }
 for what in read write; do
-	with=$(bw preload "$what") without=$(bw plain "$what")
-	record_bw "$what" plain "$size" "$iters" "$without"
-	record_bw "$what" preload "$size" "$iters" "$with"
-	note "$what $size B x $iters: $with MB/s with the preload, $without without: ratio $(ratio "$with" "$without")"
+	compare_bw "$what" "$size" "$iters" "$(bw preload "$what")" "$(bw plain "$what")"
 done

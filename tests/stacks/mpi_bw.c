@@ -38,6 +38,25 @@ static void report(int rank, const char *what, size_t size, int iters,
 	       size / 8 * (size_t)iters, bad);
 }
 
+/* One message of size bytes from rank 0 to rank 1. */
+static void send_recv(int rank, uint64_t *buf, size_t size, int tag)
+{
+	if (!rank)
+		MPI_Send(buf, (int)size, MPI_BYTE, 1, tag, MPI_COMM_WORLD);
+	else
+		MPI_Recv(buf, (int)size, MPI_BYTE, 0, tag, MPI_COMM_WORLD,
+			 MPI_STATUS_IGNORE);
+}
+
+/* Rank 0 puts size bytes into rank 1's window; the fence completes it. */
+static void put_fence(int rank, uint64_t *buf, size_t size, MPI_Win win)
+{
+	if (!rank)
+		MPI_Put(buf, (int)size, MPI_BYTE, 1, 0, (int)size, MPI_BYTE,
+			win);
+	MPI_Win_fence(0, win);
+}
+
 int main(int argc, char **argv)
 {
 	size_t size, words, bad_send = 0, bad_put = 0, total;
@@ -86,22 +105,14 @@ int main(int argc, char **argv)
 	 */
 	memset(buf, 0, size);
 	memset(win_buf, 0, size);
-	if (!rank)
-		MPI_Send(buf, (int)size, MPI_BYTE, 1, iters, MPI_COMM_WORLD);
-	else
-		MPI_Recv(buf, (int)size, MPI_BYTE, 0, iters, MPI_COMM_WORLD,
-			 MPI_STATUS_IGNORE);
+	send_recv(rank, buf, size, iters);
 
 	for (i = 0; i < iters; i++) {
 		if (!rank)
 			words_fill(buf, words, i);
 		MPI_Barrier(MPI_COMM_WORLD);
 		t = MPI_Wtime();
-		if (!rank)
-			MPI_Send(buf, (int)size, MPI_BYTE, 1, i, MPI_COMM_WORLD);
-		else
-			MPI_Recv(buf, (int)size, MPI_BYTE, 0, i, MPI_COMM_WORLD,
-				 MPI_STATUS_IGNORE);
+		send_recv(rank, buf, size, i);
 		t_send += MPI_Wtime() - t;
 		if (rank)
 			bad_send += words_check(buf, words, i);
@@ -111,19 +122,13 @@ int main(int argc, char **argv)
 	MPI_Win_create(win_buf, (MPI_Aint)size, 1, MPI_INFO_NULL,
 		       MPI_COMM_WORLD, &win);
 	MPI_Win_fence(0, win);
-	if (!rank)
-		MPI_Put(buf, (int)size, MPI_BYTE, 1, 0, (int)size, MPI_BYTE,
-			win);
-	MPI_Win_fence(0, win);
+	put_fence(rank, buf, size, win);
 	for (i = 0; i < iters; i++) {
 		if (!rank)
 			words_fill(buf, words, iters + i);
 		MPI_Win_fence(0, win);
 		t = MPI_Wtime();
-		if (!rank)
-			MPI_Put(buf, (int)size, MPI_BYTE, 1, 0, (int)size,
-				MPI_BYTE, win);
-		MPI_Win_fence(0, win);
+		put_fence(rank, buf, size, win);
 		t_put += MPI_Wtime() - t;
 		if (rank)
 			bad_put += words_check(win_buf, words, iters + i);

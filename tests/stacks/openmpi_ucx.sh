@@ -58,7 +58,7 @@ run() {
 	wait "$SPID"
 	rc=$?
 	[ $rc = 0 ] || { show "$label"; fail "$label: mpirun exit $rc"; }
-	! grep '^hold: .* going on' "$TMP/$label.out" || fail "$label: a hold timed out"
+	no_hold_timeout "$label" "$TMP/$label.out"
 	[ "$(grep -c '^mpi_bw: .* words checked, 0 wrong$' "$TMP/$label.out")" = 2 ] ||
 		{ show "$label"; fail "$label: no clean result for send/recv and put"; }
 	grep '^mpi_bw: .* words checked' "$TMP/$label.out" | while read -r line; do note "$label: $line"; done
@@ -74,10 +74,7 @@ for rank in 0 1; do
 	expect_pages "plain-$rank" "preload-$rank" "$size"
 done
 grep -q 'contig-mr-alloc.*contiguous at' "$TMP/preload.out" || fail "preload: the preload served no region"
-bw() { awk -v w="$2" '$1 == "mpi_bw:" && $2 == w { for (i = 1; i < NF; i++) if ($(i + 1) == "MB/s,") print $i }' "$TMP/$1.out"; }
+bw() { reported_bw "$TMP/$1.out" mpi_bw "$2"; }
 for what in send/recv put; do
-	with=$(bw preload "$what") without=$(bw plain "$what")
-	record_bw "$what" plain "$size" "$iters" "$without"
-	record_bw "$what" preload "$size" "$iters" "$with"
-	note "$what $size B x $iters: $with MB/s with the preload, $without without: ratio $(ratio "$with" "$without")"
+	compare_bw "$what" "$size" "$iters" "$(bw preload "$what")" "$(bw plain "$what")"
 done
